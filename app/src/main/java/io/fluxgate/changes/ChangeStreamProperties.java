@@ -1,0 +1,34 @@
+package io.fluxgate.changes;
+
+import java.time.Duration;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * Change stream settings ({@code fluxgate.changes.*}).
+ *
+ * @param sessionBuffer live events a WebSocket session may hold for a slow client before it switches
+ *        to reading the change log itself
+ * @param replayBatch rows per change-log read
+ * @param hubHistory recent events kept in memory, so a session a little behind catches up without a query
+ * @param pingInterval a WebSocket ping goes to every client this often; no pong by the next one closes it
+ * @param pollInterval the listener also reads the log this often, in case a wake-up is lost
+ * @param reconnectMinBackoff first wait before the listener reconnects
+ * @param reconnectMaxBackoff longest wait between reconnect attempts
+ * @param retention change-log rows older than this are pruned
+ * @param retentionMaxCommits at most this many committed transactions are kept in the log
+ * @param pruneInterval how often the pruning job runs
+ */
+@ConfigurationProperties("fluxgate.changes")
+public record ChangeStreamProperties(
+        int sessionBuffer,
+        int replayBatch,
+        int hubHistory,
+        Duration pingInterval,
+        Duration pollInterval,
+        Duration reconnectMinBackoff,
+        Duration reconnectMaxBackoff,
+        Duration retention,
+        long retentionMaxCommits,
+        Duration pruneInterval) {
+}

@@ -1,0 +1,149 @@
+package io.fluxgate.changes;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.fluxgate.security.Caller;
+import io.netty.channel.EventLoop;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
+import org.springframework.stereotype.Component;
+import org.springframework.web.reactive.socket.CloseStatus;
+import org.springframework.web.reactive.socket.WebSocketHandler;
+import org.springframework.web.reactive.socket.WebSocketMessage;
+import org.springframework.web.reactive.socket.WebSocketSession;
+
+/**
+ * {@code /ws/changes}. The upgrade was authenticated by the security chain (bearer header or
+ * {@code access_token}); this wires a {@link ChangeSession} to the socket, pings idle clients, closes
+ * dead ones, and says 1001 to everyone when the service shuts down.
+ */
+@Component
+class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
+
+    private static final CloseStatus SHUTTING_DOWN = CloseStatus.GOING_AWAY.withReason("server shutting down");
+    private static final CloseStatus PING_TIMEOUT = CloseStatus.GOING_AWAY.withReason("ping timeout");
+    private static final CloseStatus NOT_READY = CloseStatus.SERVICE_OVERLOAD.withReason("change stream starting");
+    private static final Duration NOT_READY_TIMEOUT = Duration.ofSeconds(10);
+
+    private final ChangeHub hub;
+    private final ChangeLogReader log;
+    private final ChangeStreamMetrics metrics;
+    private final ChangeStreamProperties properties;
+    private final JsonMapper json;
+    private final List<LiveChangeSource> liveSources;
+    private final Set<WebSocketSession> open = ConcurrentHashMap.newKeySet();
+    private final Map<EventLoop, Scheduler> loopSchedulers = new ConcurrentHashMap<>();
+    /** The event loop of each live upgraded connection, by log prefix; see {@link ChangeStreamConfiguration}. */
+    final Map<String, EventLoop> eventLoops = new ConcurrentHashMap<>();
+    private volatile boolean running;
+
+    ChangeWebSocketHandler(ChangeHub hub, @Qualifier("analyticsDatabaseClient") DatabaseClient analytics,
+            ChangeEventMapper mapper, ChangeStreamMetrics metrics, ChangeStreamProperties properties, JsonMapper json,
+            List<LiveChangeSource> liveSources) {
+        this.liveSources = List.copyOf(liveSources);
+        this.hub = hub;
+        this.log = new ChangeLogReader(analytics, mapper, properties.replayBatch());
+        this.metrics = metrics;
+        this.properties = properties;
+        this.json = json;
+    }
+
+    @Override
+    public Mono<Void> handle(WebSocketSession socket) {
+        EventLoop loop = eventLoops.get(socket.getHandshakeInfo().getLogPrefix());
+        return socket.getHandshakeInfo().getPrincipal()
+                .cast(JwtAuthenticationToken.class)
+                .map(Caller::fromToken)
+                .flatMap(caller -> hub.ready()
+                        .timeout(NOT_READY_TIMEOUT)
+                        .then(Mono.defer(() -> serve(socket, caller, loop)))
+                        // The listener has not reached the database yet: come back shortly.
+                        .onErrorResume(TimeoutException.class, notReady -> socket.close(NOT_READY)));
+    }
+
+    private Mono<Void> serve(WebSocketSession socket, Caller caller, EventLoop loop) {
+        if (!running) {
+            return socket.close(SHUTTING_DOWN);
+        }
+        open.add(socket);
+        metrics.sessions.incrementAndGet();
+        AtomicLong lastHeard = new AtomicLong(System.nanoTime());
+        Sinks.Empty<Void> finished = Sinks.empty();
+
+        Flux<ClientMessage> inbound = socket.receive()
+                .doOnNext(message -> lastHeard.set(System.nanoTime()))
+                .filter(message -> message.getType() == WebSocketMessage.Type.TEXT
+                        || message.getType() == WebSocketMessage.Type.BINARY)
+                .map(message -> message.getType() == WebSocketMessage.Type.TEXT
+                        ? ClientMessage.parse(message.getPayloadAsText(), json)
+                        : ClientMessage.MALFORMED);
+
+        ChangeSession session = loop != null
+                ? new ChangeSession(caller, hub, log, metrics, json, properties.sessionBuffer(), loop,
+                        loopSchedulers.computeIfAbsent(loop, Schedulers::fromExecutor), liveSources)
+                // Not on Reactor Netty: work where events arrive; Reactor keeps each session serial.
+                : new ChangeSession(caller, hub, log, metrics, json, properties.sessionBuffer(), Runnable::run,
+                        Schedulers.immediate(), liveSources);
+        Flux<WebSocketMessage> frames = session.run(inbound)
+                .doOnNext(frame -> {
+                    if (frame.committedAt() != null) {
+                        metrics.sent(frame.committedAt());
+                    }
+                })
+                .map(frame -> new WebSocketMessage(WebSocketMessage.Type.TEXT, socket.bufferFactory().wrap(frame.bytes())))
+                .doFinally(signal -> finished.tryEmitEmpty());
+
+        Duration interval = properties.pingInterval();
+        Flux<WebSocketMessage> pings = Flux.interval(interval, interval)
+                .takeUntilOther(finished.asMono())
+                .concatMap(tick -> Duration.ofNanos(System.nanoTime() - lastHeard.get()).compareTo(interval.multipliedBy(2)) > 0
+                        ? socket.close(PING_TIMEOUT).then(Mono.<WebSocketMessage>empty())
+                        : Mono.just(socket.pingMessage(factory -> factory.wrap(new byte[0]))));
+
+        return socket.send(Flux.merge(frames, pings))
+                .doFinally(signal -> {
+                    open.remove(socket);
+                    metrics.sessions.decrementAndGet();
+                });
+    }
+
+    @Override
+    public void start() {
+        running = true;
+    }
+
+    /** Clients hear 1001 and can reconnect elsewhere with their last cursor. */
+    @Override
+    public void stop() {
+        running = false;
+        Flux.fromIterable(open)
+                .flatMap(socket -> socket.close(SHUTTING_DOWN).onErrorResume(alreadyGone -> Mono.empty()))
+                .blockLast(Duration.ofSeconds(5));
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int getPhase() {
+        // Stops before the web server's graceful shutdown, which would otherwise wait on open sockets.
+        return Integer.MAX_VALUE - 1;
+    }
+}

@@ -1,0 +1,104 @@
+package io.fluxgate.db;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.r2dbc.pool.ConnectionPool;
+import io.r2dbc.pool.ConnectionPoolConfiguration;
+import io.r2dbc.proxy.ProxyConnectionFactory;
+import io.r2dbc.spi.ConnectionFactories;
+import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.ConnectionFactoryOptions;
+
+import org.springframework.beans.factory.DisposableBean;
+
+/**
+ * The service's named connection pools, each wrapped by r2dbc-proxy so every statement is timed and
+ * counted per pool. Owns the pools' lifecycle.
+ */
+public final class NamedPools implements DisposableBean {
+
+    public static final String PRIMARY = "primary";
+    public static final String ANALYTICS = "analytics";
+
+    /**
+     * Attempts per acquire: the second one replaces a pooled connection that died (say, the server
+     * restarted) without failing the request. Each gets half the acquire timeout, so the configured
+     * timeout bounds the caller's whole wait.
+     */
+    static final int ACQUIRE_ATTEMPTS = 2;
+
+    private final Map<String, Entry> pools = new LinkedHashMap<>();
+
+    private record Entry(NamedPool pool, QueryMetrics metrics, ConnectionFactory instrumented) {
+    }
+
+    NamedPools(ConnectionFactoryOptions options, DatabaseProperties properties, MeterRegistry registry) {
+        add(PRIMARY, options, properties.pools().primary(), properties, registry);
+        add(ANALYTICS, options, properties.pools().analytics(), properties, registry);
+    }
+
+    private void add(String name, ConnectionFactoryOptions options, DatabaseProperties.Pool settings,
+            DatabaseProperties properties, MeterRegistry registry) {
+        Duration attempt = settings.acquireTimeout().dividedBy(ACQUIRE_ATTEMPTS);
+        ConnectionPool pool = new ConnectionPool(ConnectionPoolConfiguration.builder(ConnectionFactories.get(options))
+                .name(name)
+                .maxSize(settings.maxSize())
+                // Kept below maxSize on purpose: initialSize == maxSize can pin every connection to
+                // one event loop (r2dbc-pool#190).
+                .initialSize(Math.min(settings.minIdle(), settings.maxSize() - 1))
+                .minIdle(settings.minIdle())
+                .maxIdleTime(settings.maxIdleTime())
+                .acquireRetry(ACQUIRE_ATTEMPTS - 1)
+                .maxAcquireTime(attempt)
+                .maxCreateConnectionTime(attempt)
+                .maxValidationTime(attempt)
+                .validationQuery(settings.validationQuery())
+                .build());
+        QueryMetrics metrics = new QueryMetrics(name, registry);
+        ConnectionFactory instrumented = ProxyConnectionFactory.builder(pool)
+                .listener(new QueryMetricsListener(name, metrics, properties.slowQueryThreshold()))
+                .build();
+        pools.put(name, new Entry(new NamedPool(name, pool, settings.maxSize()), metrics, instrumented));
+    }
+
+    /** The pool's connection factory as the application should use it: pooled and instrumented. */
+    public ConnectionFactory connectionFactory(String name) {
+        return entry(name).instrumented();
+    }
+
+    public NamedPool pool(String name) {
+        return entry(name).pool();
+    }
+
+    public List<NamedPool> all() {
+        return pools.values().stream().map(Entry::pool).toList();
+    }
+
+    public QueryMetrics metrics(String name) {
+        return entry(name).metrics();
+    }
+
+    /** Query counters summed over every pool. */
+    public QueryMetrics.Snapshot totals() {
+        return pools.values().stream()
+                .map(entry -> entry.metrics().snapshot())
+                .reduce(new QueryMetrics.Snapshot(0, 0, 0, 0), QueryMetrics.Snapshot::plus);
+    }
+
+    private Entry entry(String name) {
+        Entry entry = pools.get(name);
+        if (entry == null) {
+            throw new IllegalArgumentException("No pool named " + name);
+        }
+        return entry;
+    }
+
+    @Override
+    public void destroy() {
+        pools.values().forEach(entry -> entry.pool().pool().dispose());
+    }
+}

@@ -1,0 +1,50 @@
+package io.fluxgate.users;
+
+import io.fluxgate.cache.CacheSettings;
+import io.fluxgate.cache.RedisCache;
+import reactor.core.publisher.Mono;
+
+import org.springframework.stereotype.Component;
+
+/**
+ * Users cached by id (30 minutes) and by email (5 minutes), with keys from configuration. The
+ * cached JSON is the API's user: there is no password or hash to leak. {@code lastActive} in a
+ * cached user may trail the database by up to the TTL.
+ */
+@Component
+class UserCache {
+
+    private final RedisCache cache;
+    private final CacheSettings settings;
+
+    UserCache(RedisCache cache, CacheSettings settings) {
+        this.cache = cache;
+        this.settings = settings;
+    }
+
+    Mono<User> byId(long id, Mono<User> load) {
+        return cache.getOrLoad(idKey(id), User.class, settings.userTtl(), load);
+    }
+
+    Mono<User> byEmail(String email, Mono<User> load) {
+        return cache.getOrLoad(emailKey(email), User.class, settings.userByEmailTtl(), load);
+    }
+
+    /** Forgets a user under every key it may be cached under. */
+    Mono<Void> evict(long id, String... emails) {
+        String[] keys = new String[emails.length + 1];
+        keys[0] = idKey(id);
+        for (int i = 0; i < emails.length; i++) {
+            keys[i + 1] = emailKey(emails[i]);
+        }
+        return cache.delete(keys);
+    }
+
+    String idKey(long id) {
+        return cache.key(settings.userKey().replace("{id}", Long.toString(id)));
+    }
+
+    String emailKey(String email) {
+        return cache.key(settings.userByEmailKey().replace("{email}", email));
+    }
+}

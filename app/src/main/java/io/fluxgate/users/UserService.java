@@ -1,0 +1,187 @@
+package io.fluxgate.users;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import io.fluxgate.security.Caller;
+import io.fluxgate.security.PasswordHasher;
+import io.fluxgate.security.TokenService;
+import io.fluxgate.web.ApiException;
+import io.fluxgate.web.Constraints;
+import io.fluxgate.web.FieldViolation;
+
+import org.springframework.dao.DuplicateKeyException;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.ReactiveTransactionManager;
+import org.springframework.transaction.reactive.TransactionalOperator;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/** The rules around users: who may change what, uniqueness, login, and all-or-nothing imports. */
+@Service
+public class UserService {
+
+    static final List<String> STATUSES = List.of("active", "inactive", "suspended");
+    static final Duration ACTIVE_WINDOW = Duration.ofDays(30);
+    /** Hashing runs this many passwords at once; the hasher's own pool bounds the CPU they take. */
+    private static final int HASH_CONCURRENCY = 16;
+    /** Stands in for an unknown email: no hash, so the password check runs the decoy and fails. */
+    private static final UserRepository.Credentials UNKNOWN = new UserRepository.Credentials(0, null, null);
+
+    private final UserRepository users;
+    private final PasswordHasher passwords;
+    private final TokenService tokens;
+    private final TransactionalOperator transactions;
+    private final UserCache cache;
+
+    UserService(UserRepository users, PasswordHasher passwords, TokenService tokens,
+            ReactiveTransactionManager transactionManager, UserCache cache) {
+        this.users = users;
+        this.cache = cache;
+        this.passwords = passwords;
+        this.tokens = tokens;
+        this.transactions = TransactionalOperator.create(transactionManager);
+    }
+
+    Mono<User> register(UserRequests.Register request) {
+        return passwords.hash(request.password())
+                .flatMap(hash -> users.insert(request.name(), request.email(), hash))
+                .onErrorMap(DuplicateKeyException.class, e -> emailTaken("email"));
+    }
+
+    /** The same 401 whether the email is unknown or the password wrong, and about the same time. */
+    /** Records that users were active (from the write-behind queue), in one statement. */
+    Mono<Long> recordActivity(Map<Long, Instant> lastSeen) {
+        return users.recordActivity(lastSeen.keySet().toArray(Long[]::new), lastSeen.values().toArray(Instant[]::new));
+    }
+
+    Mono<LoginResult> login(UserRequests.Login request) {
+        return users.findCredentials(request.email())
+                .defaultIfEmpty(UNKNOWN)
+                .flatMap(credentials -> passwords.matches(request.password(), credentials.passwordHash())
+                        .filter(Boolean::booleanValue)
+                        .switchIfEmpty(Mono.error(() -> ApiException.unauthorized("Invalid credentials")))
+                        .then(Mono.defer(() -> "suspended".equals(credentials.status())
+                                ? Mono.error(ApiException.forbidden("This account is suspended"))
+                                : users.touchLastActive(credentials.id()))))
+                .map(user -> new LoginResult(tokens.issue(user.id(), user.email()), user));
+    }
+
+    record LoginResult(TokenService.IssuedToken token, User user) {
+    }
+
+    Mono<User> get(long id) {
+        return cache.byId(id, users.findById(id))
+                .switchIfEmpty(Mono.error(() -> ApiException.notFound("User not found")));
+    }
+
+    Mono<User> getByEmail(String email) {
+        String normalized = Constraints.normalizeEmail(email);
+        return cache.byEmail(normalized, users.findByEmail(normalized))
+                .switchIfEmpty(Mono.error(() -> ApiException.notFound("User not found")));
+    }
+
+    Mono<OffsetPage> list(String orderBy, boolean descending, int limit, int offset) {
+        return Mono.zip(users.list(orderBy, descending, limit, offset).collectList(), users.count())
+                .map(result -> new OffsetPage(result.getT1(), limit, offset, result.getT2()));
+    }
+
+    record OffsetPage(List<User> data, int limit, int offset, long total) {
+    }
+
+    Flux<User> pageAfter(long afterId, int limit) {
+        return users.pageAfter(afterId, limit);
+    }
+
+    Flux<User> active(int limit) {
+        return users.activeSince(Instant.now().minus(ACTIVE_WINDOW), limit);
+    }
+
+    /** Every status appears, with zeros when no user has it. */
+    Mono<Map<String, UserRepository.StatusStats>> stats() {
+        return users.statsByStatus().map(found -> {
+            Map<String, UserRepository.StatusStats> all = new LinkedHashMap<>();
+            STATUSES.forEach(status -> all.put(status, found.getOrDefault(status, new UserRepository.StatusStats(0, 0))));
+            return all;
+        });
+    }
+
+    Mono<User> update(Caller caller, long id, UserRequests.Patch patch) {
+        if (!caller.mayModify(id)) {
+            return Mono.error(ApiException.forbidden("You may only change your own profile"));
+        }
+        if (patch.status() != null && !caller.admin()) {
+            return Mono.error(ApiException.forbidden("Only admins may change a user's status"));
+        }
+        if (patch.isEmpty()) {
+            return Mono.error(ApiException.badRequest("Send at least one of name, avatar, bio or status"));
+        }
+        // The old email's key goes too when the email changes, so a lookup by it cannot find the user.
+        Mono<String> oldEmail = patch.email() == null ? Mono.just("")
+                : users.findById(id).map(User::email).defaultIfEmpty("");
+        return oldEmail.flatMap(previous -> users.update(id, patch)
+                        .flatMap(user -> cache.evict(id, user.email(), previous).thenReturn(user)))
+                .switchIfEmpty(Mono.error(() -> ApiException.notFound("User not found")))
+                .onErrorMap(DuplicateKeyException.class, e -> emailTaken("email"));
+    }
+
+    Mono<Void> delete(Caller caller, long id) {
+        if (!caller.mayModify(id)) {
+            return Mono.error(ApiException.forbidden("You may only delete your own account"));
+        }
+        return users.delete(id)
+                .switchIfEmpty(Mono.error(() -> ApiException.notFound("User not found")))
+                .flatMap(email -> cache.evict(id, email));
+    }
+
+    /**
+     * Imports valid rows in one multi-row INSERT inside one transaction. Emails repeated in the batch
+     * or already registered are reported by index and nothing is inserted.
+     */
+    Mono<Long> importAll(List<UserRequests.Register> rows) {
+        List<FieldViolation> duplicates = duplicatesWithinBatch(rows);
+        if (!duplicates.isEmpty()) {
+            return Mono.error(ApiException.invalid(duplicates));
+        }
+        List<String> emails = rows.stream().map(UserRequests.Register::email).toList();
+        return users.existingEmails(emails).collectList()
+                .flatMap(taken -> taken.isEmpty() ? Mono.empty() : Mono.error(alreadyRegistered(emails, taken)))
+                .thenMany(Flux.fromIterable(rows)
+                        .flatMapSequential(row -> passwords.hash(row.password())
+                                .map(hash -> new UserRepository.NewUser(row.name(), row.email(), hash)), HASH_CONCURRENCY))
+                .collectList()
+                .flatMap(newUsers -> users.insertAll(newUsers).as(transactions::transactional))
+                .onErrorMap(DuplicateKeyException.class, e -> emailTaken("email"));
+    }
+
+    private static List<FieldViolation> duplicatesWithinBatch(List<UserRequests.Register> rows) {
+        Set<String> seen = new HashSet<>();
+        List<FieldViolation> errors = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            if (!seen.add(rows.get(i).email())) {
+                errors.add(new FieldViolation("[" + i + "].email", "Email appears more than once in this batch"));
+            }
+        }
+        return errors;
+    }
+
+    private static ApiException alreadyRegistered(List<String> emails, List<String> taken) {
+        List<FieldViolation> errors = new ArrayList<>();
+        for (int i = 0; i < emails.size(); i++) {
+            if (taken.contains(emails.get(i))) {
+                errors.add(new FieldViolation("[" + i + "].email", "Email already registered"));
+            }
+        }
+        return ApiException.conflict("Some emails are already registered", errors);
+    }
+
+    private static ApiException emailTaken(String field) {
+        return ApiException.conflict("Email already registered", List.of(new FieldViolation(field, "Email already registered")));
+    }
+}

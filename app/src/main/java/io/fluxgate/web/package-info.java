@@ -1,0 +1,2 @@
+/** Shared web plumbing: problem details, request validation, paging and cursor types. */
+package io.fluxgate.web;

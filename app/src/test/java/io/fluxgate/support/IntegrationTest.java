@@ -1,0 +1,86 @@
+package io.fluxgate.support;
+
+import java.util.Map;
+import java.util.UUID;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
+import org.springframework.context.annotation.Import;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
+import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/**
+ * Base of the HTTP tests: the whole application on a random port, over a real PostgreSQL (see
+ * {@link TestServices}), driven by a real HTTP client.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@AutoConfigureWebTestClient
+@Import(TestServices.class)
+@ActiveProfiles("test")
+public abstract class IntegrationTest {
+
+    public static final String ADMIN_EMAIL = "admin@test.local";
+    public static final String PASSWORD = "s3cret-Passw0rd";
+
+    @Autowired
+    protected WebTestClient client;
+
+    /** A registered, logged-in user with a unique email. */
+    public record Account(long id, String email, String token) {
+
+        public String bearer() {
+            return "Bearer " + token;
+        }
+    }
+
+    protected static String uniqueEmail(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+    }
+
+    protected Account newUser(String name) {
+        return signUp(name, uniqueEmail(name.toLowerCase().replace(' ', '-')));
+    }
+
+    /** The admin account (its email is in fluxgate.security.admin-emails for the test profile). */
+    protected Account admin() {
+        client.post().uri("/api/auth/register").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("name", "Admin", "email", ADMIN_EMAIL, "password", PASSWORD))
+                .exchange();
+        return login(ADMIN_EMAIL);
+    }
+
+    protected Account signUp(String name, String email) {
+        client.post().uri("/api/auth/register").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("name", name, "email", email, "password", PASSWORD))
+                .exchange()
+                .expectStatus().isCreated();
+        return login(email);
+    }
+
+    protected Account login(String email) {
+        LoginBody body = client.post().uri("/api/auth/login").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("email", email, "password", PASSWORD))
+                .exchange()
+                .expectStatus().isOk()
+                .expectBody(LoginBody.class)
+                .returnResult().getResponseBody();
+        return new Account(body.user().id(), email, body.token());
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record LoginBody(String token, String expiresAt, UserBody user) {
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record UserBody(long id, String email) {
+    }
+
+    protected WebTestClient.RequestHeadersSpec<?> get(Account as, String uri, Object... vars) {
+        return client.get().uri(uri, vars).header(HttpHeaders.AUTHORIZATION, as.bearer());
+    }
+}
