@@ -4,6 +4,8 @@ import java.util.Map;
 import java.util.UUID;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import io.fluxgate.changes.ChangeHub;
+import io.fluxgate.changes.Position;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -11,6 +13,7 @@ import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTest
 import org.springframework.context.annotation.Import;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
+import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.test.context.ActiveProfiles;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
@@ -29,6 +32,12 @@ public abstract class IntegrationTest {
 
     @Autowired
     protected WebTestClient client;
+
+    @Autowired
+    private ChangeHub hub;
+
+    @Autowired
+    private DatabaseClient database;
 
     /** A registered, logged-in user with a unique email. */
     public record Account(long id, String email, String token) {
@@ -59,7 +68,32 @@ public abstract class IntegrationTest {
                 .bodyValue(Map.of("name", name, "email", email, "password", PASSWORD))
                 .exchange()
                 .expectStatus().isCreated();
-        return login(email);
+        Account account = login(email);
+        awaitSignUpPublished(account.id());
+        return account;
+    }
+
+    /**
+     * Waits until the change hub has published the user's INSERT. A sign-up is related to the user,
+     * so a session that joins before the listener publishes it would receive it among the frames a
+     * test expects; waiting here keeps every test's stream about what the test itself did.
+     */
+    private void awaitSignUpPublished(long userId) {
+        Position signUp = database.sql("SELECT c.commit_seq, l.id FROM change_log l JOIN change_commit c USING (tx_id)"
+                        + " WHERE l.table_name = 'users' AND l.operation = 'INSERT' AND (l.row_data ->> 'id')::bigint = $1")
+                .bind(0, userId)
+                .map(row -> new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)))
+                .one().block();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (signUp != null && signUp.isAfter(hub.head()) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            }
+            catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     protected Account login(String email) {
