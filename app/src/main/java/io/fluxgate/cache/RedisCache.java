@@ -77,6 +77,11 @@ public class RedisCache {
         return settings.keyPrefix() + name;
     }
 
+    /** Redis's answer to PING. Unlike the cache operations, failures reach the caller: it asked about Redis. */
+    public Mono<String> ping() {
+        return redis.execute(connection -> connection.ping()).next();
+    }
+
     /** The cached value, or empty on a miss, an unreadable value, or any Redis trouble. */
     public <T> Mono<T> get(String key, Class<T> type) {
         return redis.opsForValue().get(key)

@@ -4,7 +4,9 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.pool.ConnectionPoolConfiguration;
@@ -62,7 +64,25 @@ public final class NamedPools implements DisposableBean {
         ConnectionFactory instrumented = ProxyConnectionFactory.builder(pool)
                 .listener(new QueryMetricsListener(name, metrics, properties.slowQueryThreshold()))
                 .build();
-        pools.put(name, new Entry(new NamedPool(name, pool, settings.maxSize()), metrics, instrumented));
+        NamedPool named = new NamedPool(name, pool, settings.maxSize());
+        pools.put(name, new Entry(named, metrics, instrumented));
+        registerGauges(named, registry);
+    }
+
+    private static void registerGauges(NamedPool pool, MeterRegistry registry) {
+        Map<String, ToDoubleFunction<NamedPool>> states = Map.of(
+                "total", p -> p.stats().totalCount(),
+                "idle", p -> p.stats().idleCount(),
+                "active", p -> p.stats().activeCount(),
+                "pending", p -> p.stats().waitingCount());
+        states.forEach((state, value) -> Gauge.builder("fluxgate.db.pool.connections", pool, value)
+                .description("Connections of a named pool by state; pending counts callers waiting for one")
+                .tags("pool", pool.name(), "state", state)
+                .register(registry));
+        Gauge.builder("fluxgate.db.pool.max", pool, NamedPool::maxSize)
+                .description("The named pool's maximum size")
+                .tag("pool", pool.name())
+                .register(registry);
     }
 
     /** The pool's connection factory as the application should use it: pooled and instrumented. */

@@ -1,7 +1,9 @@
 package io.fluxgate.posts;
 
 import java.time.Instant;
+import java.util.List;
 
+import io.fluxgate.db.NamedQuery;
 import io.r2dbc.spi.Readable;
 
 import org.springframework.r2dbc.core.DatabaseClient;
@@ -12,9 +14,13 @@ import reactor.core.publisher.Mono;
 
 /** Every posts query. Values are bind parameters only. */
 @Repository
-class PostRepository {
+class PostRepository implements NamedQuery.Source {
 
     private static final String COLUMNS = "id, author_id, title, body, created_at, updated_at";
+
+    static final String PAGE_BEFORE = "SELECT " + COLUMNS + " FROM posts WHERE id < $1 ORDER BY id DESC LIMIT $2";
+    static final String AUTHOR_PAGE_BEFORE = "SELECT " + COLUMNS + " FROM posts WHERE author_id = $1 AND id < $2"
+            + " ORDER BY id DESC LIMIT $3";
 
     private final DatabaseClient db;
 
@@ -39,12 +45,12 @@ class PostRepository {
     /** Newest first; {@code limit + 1} rows below the cursor id, so inserts never shift a page. */
     Flux<Post> pageBefore(long beforeId, Long authorId, int limit) {
         if (authorId == null) {
-            return db.sql("SELECT " + COLUMNS + " FROM posts WHERE id < $1 ORDER BY id DESC LIMIT $2")
+            return db.sql(PAGE_BEFORE)
                     .bind(0, beforeId).bind(1, limit + 1)
                     .map(PostRepository::toPost)
                     .all();
         }
-        return db.sql("SELECT " + COLUMNS + " FROM posts WHERE author_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
+        return db.sql(AUTHOR_PAGE_BEFORE)
                 .bind(0, authorId).bind(1, beforeId).bind(2, limit + 1)
                 .map(PostRepository::toPost)
                 .all();
@@ -63,6 +69,15 @@ class PostRepository {
 
     Mono<Long> delete(long id) {
         return db.sql("DELETE FROM posts WHERE id = $1").bind(0, id).fetch().rowsUpdated();
+    }
+
+    @Override
+    public List<NamedQuery> namedQueries() {
+        return List.of(
+                new NamedQuery("posts-page", "Newest posts below a cursor (keyset page)",
+                        PAGE_BEFORE, List.of(Long.MAX_VALUE, 51)),
+                new NamedQuery("author-posts-page", "One author's newest posts below a cursor (keyset page)",
+                        AUTHOR_PAGE_BEFORE, List.of(1L, Long.MAX_VALUE, 51)));
     }
 
     private static Post toPost(Readable row) {

@@ -71,7 +71,8 @@ class SecurityConfiguration {
                                 "/actuator/prometheus", "/health/**").permitAll()
                         .pathMatchers("/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**", "/webjars/**").permitAll()
                         .pathMatchers("/api/admin/**").hasRole(TokenService.ADMIN)
-                        .pathMatchers(HttpMethod.POST, "/api/users/batch").hasRole(TokenService.ADMIN)
+                        .pathMatchers(HttpMethod.POST, "/api/users/batch", "/api/accounts/*/deposit")
+                                .hasRole(TokenService.ADMIN)
                         .anyExchange().authenticated())
                 .oauth2ResourceServer(resourceServer -> resourceServer
                         .bearerTokenConverter(bearerTokens())

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import io.fluxgate.db.NamedQuery;
 import io.r2dbc.spi.Readable;
 
 import org.springframework.beans.factory.annotation.Qualifier;
@@ -19,9 +20,17 @@ import reactor.core.publisher.Mono;
  * request is an ORDER BY whose column comes from {@link #ORDER_COLUMNS}, a fixed whitelist.
  */
 @Repository
-class UserRepository {
+class UserRepository implements NamedQuery.Source {
 
     private static final String COLUMNS = "id, name, email, status, avatar, bio, last_active, created_at, updated_at";
+
+    static final String BY_EMAIL = "SELECT " + COLUMNS + " FROM users WHERE lower(email) = lower($1)";
+    static final String PAGE_AFTER = "SELECT " + COLUMNS + " FROM users WHERE id > $1 ORDER BY id LIMIT $2";
+    static final String ACTIVE_SINCE = "SELECT " + COLUMNS + " FROM users WHERE status = 'active' AND last_active >= $1"
+            + " ORDER BY last_active DESC, id DESC LIMIT $2";
+    static final String STATS_BY_STATUS = "SELECT status, count(*) AS count,"
+            + " coalesce(avg(extract(epoch FROM (now() - last_active)) / 86400), 0)::float8 AS avg_days"
+            + " FROM users GROUP BY status";
 
     /** API field name to column: the only identifiers a request can choose. */
     static final Map<String, String> ORDER_COLUMNS = Map.of(
@@ -54,7 +63,7 @@ class UserRepository {
     }
 
     Mono<User> findByEmail(String email) {
-        return db.sql("SELECT " + COLUMNS + " FROM users WHERE lower(email) = lower($1)")
+        return db.sql(BY_EMAIL)
                 .bind(0, email)
                 .map(UserRepository::toUser)
                 .one();
@@ -100,15 +109,15 @@ class UserRepository {
 
     /** Keyset page by id: {@code limit + 1} rows after the cursor, so new rows never shift a page. */
     Flux<User> pageAfter(long afterId, int limit) {
-        return db.sql("SELECT " + COLUMNS + " FROM users WHERE id > $1 ORDER BY id LIMIT $2")
+        return db.sql(PAGE_AFTER)
                 .bind(0, afterId).bind(1, limit + 1)
                 .map(UserRepository::toUser)
                 .all();
     }
 
+    /** A reporting query: runs on the analytics pool. */
     Flux<User> activeSince(Instant since, int limit) {
-        return db.sql("SELECT " + COLUMNS + " FROM users WHERE status = 'active' AND last_active >= $1"
-                        + " ORDER BY last_active DESC, id DESC LIMIT $2")
+        return analytics.sql(ACTIVE_SINCE)
                 .bind(0, since).bind(1, limit)
                 .map(UserRepository::toUser)
                 .all();
@@ -193,9 +202,7 @@ class UserRepository {
 
     /** Count and mean days since last activity per status; runs on the analytics pool. */
     Mono<Map<String, StatusStats>> statsByStatus() {
-        return analytics.sql("SELECT status, count(*) AS count,"
-                        + " coalesce(avg(extract(epoch FROM (now() - last_active)) / 86400), 0)::float8 AS avg_days"
-                        + " FROM users GROUP BY status")
+        return analytics.sql(STATS_BY_STATUS)
                 .map(row -> Map.entry(row.get("status", String.class),
                         new StatusStats(row.get("count", Long.class), round2(row.get("avg_days", Double.class)))))
                 .all()
@@ -203,6 +210,19 @@ class UserRepository {
     }
 
     record StatusStats(long count, double avgInactiveDays) {
+    }
+
+    @Override
+    public List<NamedQuery> namedQueries() {
+        return List.of(
+                new NamedQuery("user-by-email", "A user by email, case-insensitively (login, by-email lookups)",
+                        BY_EMAIL, List.of("someone@example.com")),
+                new NamedQuery("users-page", "Users in id order after a cursor (keyset page)",
+                        PAGE_AFTER, List.of(0L, 51)),
+                new NamedQuery("active-users", "Active users seen in the last 30 days, most recent first",
+                        ACTIVE_SINCE, List.of(Instant.now().minus(java.time.Duration.ofDays(30)), 50)),
+                new NamedQuery("user-stats", "User count and mean inactivity per status",
+                        STATS_BY_STATUS, List.of()));
     }
 
     private static double round2(double value) {

@@ -10,18 +10,21 @@ import org.springframework.web.reactive.function.server.ServerResponse;
 
 import static org.springframework.web.reactive.function.server.RouterFunctions.route;
 
-/** {@code GET /api/admin/pools}: live statistics of each named pool (admin only, see the security rules). */
+/** Admin-only database tools (see the security rules): pool statistics and EXPLAIN of named queries. */
 @Configuration(proxyBeanMethods = false)
-class PoolRoutes {
+class DatabaseAdminRoutes {
 
     @Bean
-    RouterFunction<ServerResponse> poolStatsRouter(NamedPools pools) {
+    RouterFunction<ServerResponse> databaseAdminRouter(NamedPools pools, QueryExplainer explainer) {
         return route()
                 .GET("/api/admin/pools", request -> {
                     Map<String, NamedPool.PoolStats> stats = new LinkedHashMap<>();
                     pools.all().forEach(pool -> stats.put(pool.name(), pool.stats()));
                     return ServerResponse.ok().bodyValue(stats);
                 })
+                .GET("/api/admin/explain", request -> ServerResponse.ok().bodyValue(Map.of("queries", explainer.names())))
+                .GET("/api/admin/explain/{queryName}", request -> explainer.explain(request.pathVariable("queryName"))
+                        .flatMap(plan -> ServerResponse.ok().bodyValue(plan)))
                 .build();
     }
 }

@@ -1,0 +1,51 @@
+package io.fluxgate.health;
+
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.ReactiveHealthIndicator;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.ServerResponse;
+
+import static org.springframework.web.reactive.function.server.RouterFunctions.route;
+
+/**
+ * {@code GET /health/database} and the Actuator indicators built from the same checks. The probe
+ * groups live in application.yaml: readiness includes {@code database}, liveness nothing external.
+ */
+@Configuration(proxyBeanMethods = false)
+class HealthConfiguration {
+
+    @Bean
+    RouterFunction<ServerResponse> healthRouter(DependencyChecks checks) {
+        return route()
+                .GET("/health/database", request -> checks.report().flatMap(report ->
+                        ServerResponse.status(report.healthy() ? 200 : 503).bodyValue(report)))
+                .build();
+    }
+
+    @Bean
+    ReactiveHealthIndicator databaseHealthIndicator(DependencyChecks checks) {
+        return () -> checks.database().map(HealthConfiguration::toHealth);
+    }
+
+    @Bean
+    ReactiveHealthIndicator cacheHealthIndicator(DependencyChecks checks) {
+        return () -> checks.cache().map(HealthConfiguration::toHealth);
+    }
+
+    @Bean
+    ReactiveHealthIndicator mongoHealthIndicator(DependencyChecks checks) {
+        return () -> checks.mongo().map(HealthConfiguration::toHealth);
+    }
+
+    @Bean
+    ReactiveHealthIndicator connectionPoolHealthIndicator(DependencyChecks checks) {
+        return () -> checks.connectionPool().map(HealthConfiguration::toHealth);
+    }
+
+    private static Health toHealth(CheckResult check) {
+        Health.Builder health = check.healthy() ? Health.up() : Health.down();
+        return health.withDetail("responseTime", check.responseTime()).withDetail("message", check.message()).build();
+    }
+}
