@@ -59,6 +59,25 @@ class DatabaseUnavailableTest {
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(BOUND);
         }
 
+        /** Kubernetes takes the pod out of the Service but does not restart it: the database is not its fault. */
+        @Test
+        void readinessIsDownAndLivenessStaysUp() {
+            long started = System.nanoTime();
+            client.get().uri("/actuator/health/readiness").exchange()
+                    .expectStatus().isEqualTo(503)
+                    .expectBody().jsonPath("$.status").isEqualTo("DOWN");
+            client.get().uri("/actuator/health/liveness").exchange()
+                    .expectStatus().isOk()
+                    .expectBody().jsonPath("$.status").isEqualTo("UP");
+            client.get().uri("/health/database").exchange()
+                    .expectStatus().isEqualTo(503)
+                    .expectBody()
+                    .jsonPath("$.overall").isEqualTo("unhealthy")
+                    .jsonPath("$.checks[?(@.name == 'database')].healthy").isEqualTo(false)
+                    .jsonPath("$.checks[?(@.name == 'cache')].healthy").isEqualTo(true);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(BOUND.multipliedBy(2));
+        }
+
         @Test
         void writesAnswer503Too() {
             long started = System.nanoTime();
