@@ -28,6 +28,15 @@ public final class Tx implements AutoCloseable {
                 .blockLast();
     }
 
+    /** Runs one statement inside this transaction, for its effect (a row lock, an update). */
+    public void execute(String sql, Object... binds) {
+        io.r2dbc.spi.Statement statement = connection.createStatement(sql);
+        for (int i = 0; i < binds.length; i++) {
+            statement.bind(i, binds[i]);
+        }
+        Flux.from(statement.execute()).flatMap(result -> result.getRowsUpdated()).blockLast();
+    }
+
     /** Inserts a post in a transaction of its own and commits it. */
     public static long commitPost(ConnectionFactory connections, long authorId, String title) {
         try (Tx tx = begin(connections)) {

@@ -1,0 +1,76 @@
+package io.fluxgate.health;
+
+import java.time.Duration;
+import java.util.function.Supplier;
+
+import io.fluxgate.support.IntegrationTest;
+import io.fluxgate.support.TcpProxy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.test.annotation.DirtiesContext;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.context.TestPropertySource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Redis goes away and comes back (through a proxy the test controls): the monitor logs one alert
+ * naming the cache check, nothing while the outage lasts, and one recovery line.
+ */
+@ExtendWith(OutputCaptureExtension.class)
+@DirtiesContext // its Redis proxy is gone afterwards; nobody else should share this context
+@TestPropertySource(properties = {"fluxgate.health.monitor-interval=150ms", "fluxgate.health.check-timeout=500ms"})
+class HealthMonitorTest extends IntegrationTest {
+
+    static final TcpProxy REDIS = TcpProxy.to(6379);
+
+    @DynamicPropertySource
+    static void redisThroughTheProxy(DynamicPropertyRegistry registry) {
+        registry.add("spring.data.redis.port", REDIS::port);
+    }
+
+    @AfterAll
+    static void closeProxy() {
+        REDIS.close();
+    }
+
+    @Test
+    void logsOneAlertWhenRedisGoesAndOneRecoveryWhenItComesBack(CapturedOutput output) throws InterruptedException {
+        Thread.sleep(500);
+        assertThat(count(output, "Health alert")).as("healthy at the start").isZero();
+
+        REDIS.stop();
+        await(() -> count(output, "Health alert: failing checks: cache") == 1);
+        // A dozen more monitor runs during the outage: none of them may log again.
+        Thread.sleep(2_000);
+        assertThat(count(output, "Health alert")).isEqualTo(1);
+
+        REDIS.start();
+        await(() -> count(output, "Health recovered") == 1);
+        Thread.sleep(500);
+        assertThat(count(output, "Health recovered")).isEqualTo(1);
+        assertThat(count(output, "Health alert")).isEqualTo(1);
+    }
+
+    private static int count(CapturedOutput output, String text) {
+        String all = output.getAll();
+        int count = 0;
+        for (int at = all.indexOf(text); at >= 0; at = all.indexOf(text, at + 1)) {
+            count++;
+        }
+        return count;
+    }
+
+    private static void await(Supplier<Boolean> condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!condition.get()) {
+            assertThat(System.nanoTime()).as("waited 30 s").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+}
