@@ -28,7 +28,7 @@ public final class MongoServers {
     }
 
     /** A connection string for a fresh database on the in-process server, started on first use. */
-    static synchronized String freshDatabaseUri() {
+    public static synchronized String freshDatabaseUri() {
         if (server == null) {
             server = new de.bwaldvogel.mongo.MongoServer(new MemoryBackend());
             server.enableOplog();
