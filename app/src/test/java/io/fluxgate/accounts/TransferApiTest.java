@@ -10,7 +10,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.fluxgate.support.IntegrationTest;
+import io.fluxgate.support.Tx;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.r2dbc.spi.ConnectionFactory;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 
@@ -35,6 +37,9 @@ class TransferApiTest extends IntegrationTest {
 
     @Autowired
     MeterRegistry meters;
+
+    @Autowired
+    ConnectionFactory connections;
 
     @Test
     void anAccountOpensOnceWithAZeroBalance() {
@@ -263,6 +268,43 @@ class TransferApiTest extends IntegrationTest {
                             + " FROM transfers WHERE from_user_id = $1 OR to_user_id = $1")
                     .bind(0, account.id()).map(row -> row.get("net", BigDecimal.class)).one().block();
             assertThat(balance(account)).isEqualByComparingTo(recorded);
+        }
+    }
+
+    /**
+     * A real deadlock: another transaction holds the recipient's row and then asks for the sender's,
+     * which the transfer holds. PostgreSQL aborts the transfer's transaction (its deadlock check runs
+     * first: the other side waits 10 s before checking); the transfer runs again and completes once.
+     */
+    @Test
+    void aTransferThatLosesADeadlockIsRetriedAndMovesMoneyOnce() throws Exception {
+        Account sender = withAccount("Deadlocked Sender", "30.00");
+        Account recipient = withAccount("Deadlocked Recipient", "0");
+        assertThat(sender.id()).isLessThan(recipient.id());
+        double retriesBefore = meters.counter("fluxgate.transfers.retries").count();
+        try (Tx other = Tx.begin(connections)) {
+            other.execute("SET LOCAL deadlock_timeout = '10s'");
+            other.execute("SELECT 1 FROM accounts WHERE user_id = $1 FOR UPDATE", recipient.id());
+            java.util.concurrent.CompletableFuture<Integer> transfer = post(sender, "/api/transfers",
+                    Map.of("toUserId", recipient.id(), "amount", "10.00")).toFuture();
+            awaitLockWaiters(1);
+            // Blocks until PostgreSQL breaks the deadlock by aborting the transfer's transaction.
+            other.execute("SELECT 1 FROM accounts WHERE user_id = $1 FOR UPDATE", sender.id());
+            other.commit();
+            assertThat(transfer.get(20, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(201);
+        }
+        assertThat(meters.counter("fluxgate.transfers.retries").count()).isGreaterThan(retriesBefore);
+        assertThat(balance(sender)).isEqualByComparingTo("20.00");
+        assertThat(balance(recipient)).isEqualByComparingTo("10.00");
+    }
+
+    private void awaitLockWaiters(int count) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (db.sql("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"
+                        + " AND wait_event_type = 'Lock'")
+                .map(row -> row.get("n", Long.class)).one().block() < count) {
+            assertThat(System.nanoTime()).as("a transfer waiting on a row lock").isLessThan(deadline);
+            Thread.sleep(10);
         }
     }
 
