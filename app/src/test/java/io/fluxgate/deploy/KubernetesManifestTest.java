@@ -109,6 +109,25 @@ class KubernetesManifestTest {
         }
     }
 
+    /** The image the pods run: a JRE and the jar's layers, as the non-root user the pods require. */
+    @Test
+    void theImageIsAJreWithTheJarsLayersRunAsTheNonRootUser() throws IOException {
+        List<String> lines = Files.readAllLines(Manifests.K8S.resolve("Dockerfile"));
+        List<String> stages = lines.stream().filter(line -> line.startsWith("FROM ")).toList();
+        assertThat(stages).as("multi-stage").hasSizeGreaterThanOrEqualTo(2);
+        assertThat(stages.get(stages.size() - 1)).matches("FROM eclipse-temurin:17-jre\\b.*");
+        List<String> last = lines.subList(lines.indexOf(stages.get(stages.size() - 1)), lines.size());
+        assertThat(last).noneMatch(line -> line.matches("(?i).*\\b(mvn|mvnw|apt-get|jdk)\\b.*"));
+        for (String layer : List.of("dependencies", "spring-boot-loader", "snapshot-dependencies", "application")) {
+            assertThat(last).anyMatch(line -> line.startsWith("COPY --from=") && line.contains("/" + layer + "/"));
+        }
+        String user = last.stream().filter(line -> line.startsWith("USER ")).findFirst().orElseThrow().substring(5).trim();
+        Object pod = path(deployment(prod), "spec.template.spec");
+        assertThat(user).isEqualTo(path(pod, "securityContext.runAsUser") + ":" + path(pod, "securityContext.runAsGroup"));
+        assertThat(String.join("\n", lines)).contains("extract --layers --launcher")
+                .contains("ENTRYPOINT [\"java\", \"org.springframework.boot.loader.launch.JarLauncher\"]");
+    }
+
     @Test
     void migrationsRunOnceBeforeTheServiceNotInEveryReplica() {
         for (Manifests manifests : List.of(dev, prod)) {
