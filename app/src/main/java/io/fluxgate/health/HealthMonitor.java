@@ -8,42 +8,37 @@ import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
-import reactor.core.Disposable;
-import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 /**
  * Runs the dependency checks every {@code fluxgate.health.monitor-interval} and logs only changes: a
  * structured alert naming the failed checks when health turns bad (or the set of failures changes),
- * a recovery line when it turns good. A steady state, healthy or not, logs nothing.
+ * a recovery line when it turns good. A steady state, healthy or not, logs nothing. Spring's
+ * scheduler stops it when the application shuts down.
  */
 @Component
-class HealthMonitor implements SmartLifecycle {
+class HealthMonitor {
 
     private static final Logger log = LoggerFactory.getLogger(HealthMonitor.class);
 
     private final DependencyChecks checks;
-    private final HealthProperties properties;
     private final AtomicInteger failing = new AtomicInteger();
     private volatile List<String> lastFailed = List.of();
-    private volatile Disposable running;
 
-    HealthMonitor(DependencyChecks checks, HealthProperties properties, MeterRegistry registry) {
+    HealthMonitor(DependencyChecks checks, MeterRegistry registry) {
         this.checks = checks;
-        this.properties = properties;
         Gauge.builder("fluxgate.health.failing.checks", failing, AtomicInteger::get)
                 .description("Dependency checks failing at the monitor's last run")
                 .register(registry);
     }
 
-    @Override
-    public void start() {
-        running = Flux.interval(properties.monitorInterval(), properties.monitorInterval())
-                .onBackpressureDrop()
-                .concatMap(tick -> checks.report(), 1)
-                .subscribe(report -> observe(report.failedChecks()),
-                        error -> log.error("Health monitor stopped", error));
+    @Scheduled(fixedDelayString = "${fluxgate.health.monitor-interval}",
+            initialDelayString = "${fluxgate.health.monitor-interval}")
+    Mono<Void> checkOnSchedule() {
+        // The checks never fail (a broken dependency is an unhealthy result), so neither does this.
+        return checks.report().doOnNext(report -> observe(report.failedChecks())).then();
     }
 
     /** Compares with the previous run and logs a transition, if there was one. */
@@ -61,19 +56,5 @@ class HealthMonitor implements SmartLifecycle {
             log.atWarn().addKeyValue("event", "health_alert").addKeyValue("failedChecks", failed)
                     .log("Health alert: failing checks: {}", String.join(", ", failed));
         }
-    }
-
-    @Override
-    public void stop() {
-        Disposable current = running;
-        if (current != null) {
-            current.dispose();
-        }
-    }
-
-    @Override
-    public boolean isRunning() {
-        Disposable current = running;
-        return current != null && !current.isDisposed();
     }
 }
