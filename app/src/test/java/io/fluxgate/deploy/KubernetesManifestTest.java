@@ -170,8 +170,11 @@ class KubernetesManifestTest {
     @Test
     void noRealSecretValues() {
         assertThat(prod.all("Secret")).isEmpty();
-        Object envFrom = path(deployment(prod), "spec.template.spec.containers.0.envFrom");
-        assertThat(envFrom.toString()).contains("fluxgate-secrets");
+        for (String container : List.of("containers.0", "initContainers.0")) {
+            Object envFrom = path(deployment(prod), "spec.template.spec." + container + ".envFrom");
+            assertThat(list(envFrom).stream().map(source -> path(source, "secretRef.name")))
+                    .as(container + " reads the Secret you create").contains("fluxgate-secrets");
+        }
         Map<String, String> secret = Manifests.strings(path(dev.one("Secret", "fluxgate-secrets"), "stringData"));
         assertThat(secret).containsKeys("FLUXGATE_SECURITY_JWT_SECRET", "FLUXGATE_DB_PASSWORD", "SPRING_DATA_REDIS_PASSWORD");
         assertThat(path(dev.one("Secret", "fluxgate-secrets"), "data")).isNull();
