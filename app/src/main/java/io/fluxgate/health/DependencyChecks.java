@@ -98,18 +98,26 @@ public class DependencyChecks {
                 NamedPool.PoolStats stats = pool.stats();
                 double utilization = stats.maxSize() == 0 ? 0 : (double) stats.activeCount() / stats.maxSize();
                 busiest = Math.max(busiest, utilization);
-                byPool.put(pool.name(), Map.of("totalCount", stats.totalCount(), "idleCount", stats.idleCount(),
-                        "waitingCount", stats.waitingCount(), "maxSize", stats.maxSize(),
-                        "utilizationRate", round(utilization)));
+                Map<String, Object> counts = counts(stats);
+                counts.put("maxSize", stats.maxSize());
+                counts.put("utilizationRate", round(utilization));
+                byPool.put(pool.name(), counts);
             }
-            NamedPool.PoolStats primaryStats = pools.pool(NamedPools.PRIMARY).stats();
-            Map<String, Object> stats = Map.of("totalCount", primaryStats.totalCount(),
-                    "idleCount", primaryStats.idleCount(), "waitingCount", primaryStats.waitingCount());
+            Map<String, Object> stats = counts(pools.pool(NamedPools.PRIMARY).stats());
             boolean healthy = busiest < properties.poolUtilizationLimit();
             String message = String.format("Busiest pool at %.0f%% of its connections (limit %.0f%%)",
                     busiest * 100, properties.poolUtilizationLimit() * 100);
             return new CheckResult(CONNECTION_POOL, healthy, 0, message, stats, round(busiest), byPool);
         });
+    }
+
+    /** The contract's {@code stats} fields, in its order. */
+    private static Map<String, Object> counts(NamedPool.PoolStats stats) {
+        Map<String, Object> counts = new LinkedHashMap<>();
+        counts.put("totalCount", stats.totalCount());
+        counts.put("idleCount", stats.idleCount());
+        counts.put("waitingCount", stats.waitingCount());
+        return counts;
     }
 
     /** Runs the probe under the check timeout; its value is the healthy message. */
