@@ -1,16 +1,10 @@
 package io.fluxgate.bench;
 
-import java.net.URI;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import org.HdrHistogram.Histogram;
@@ -29,28 +23,16 @@ import reactor.netty.resources.LoopResources;
 public final class UserReadBench {
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> options = new LinkedHashMap<>();
-        for (String arg : args) {
-            if (arg.startsWith("--") && arg.contains("=")) {
-                options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
-            }
-        }
+        Map<String, String> options = BenchClient.options(args);
         String base = options.getOrDefault("base-url", "http://localhost:8089");
         int connections = Integer.parseInt(options.getOrDefault("connections", "64"));
         int seconds = Integer.parseInt(options.getOrDefault("seconds", "15"));
         int warmup = Integer.parseInt(options.getOrDefault("warmup", "3"));
         String label = options.getOrDefault("label", "");
 
-        String email = "reader-" + System.currentTimeMillis() + "@example.com";
-        post(base + "/api/auth/register", "{\"name\":\"Reader\",\"email\":\"" + email + "\",\"password\":\"bench-password-1\"}");
-        String login = post(base + "/api/auth/login", "{\"email\":\"" + email + "\",\"password\":\"bench-password-1\"}");
-        Matcher token = Pattern.compile("\"token\"\\s*:\\s*\"([^\"]+)\"").matcher(login);
-        Matcher id = Pattern.compile("\"id\"\\s*:\\s*(\\d+)").matcher(login);
-        if (!token.find() || !id.find()) {
-            throw new IllegalStateException("login failed: " + login);
-        }
-        String bearer = "Bearer " + token.group(1);
-        String path = "/api/users/" + id.group(1);
+        BenchClient.User reader = BenchClient.signIn(base, "Reader", "reader-" + System.currentTimeMillis() + "@example.com");
+        String bearer = reader.bearer();
+        String path = "/api/users/" + reader.id();
 
         LoopResources loops = LoopResources.create("bench-http", 2, true);
         HttpClient client = HttpClient.create(ConnectionProvider.builder("bench").maxConnections(connections)
@@ -95,11 +77,5 @@ public final class UserReadBench {
                 histogram.getValueAtPercentile(95) / 1000.0, histogram.getValueAtPercentile(99) / 1000.0,
                 histogram.getMaxValue() / 1000.0, errors.get());
         loops.disposeLater().block(Duration.ofSeconds(5));
-    }
-
-    private static String post(String url, String json) throws Exception {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(json)).build();
-        return java.net.http.HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString()).body();
     }
 }

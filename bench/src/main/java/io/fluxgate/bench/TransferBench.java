@@ -1,0 +1,120 @@
+package io.fluxgate.bench;
+
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.netty.ByteBufFlux;
+import reactor.netty.http.client.HttpClient;
+import reactor.netty.resources.ConnectionProvider;
+import reactor.netty.resources.LoopResources;
+
+/**
+ * {@code POST /api/transfers} between random pairs of {@code --accounts} accounts, at a fixed number
+ * of concurrent connections (closed loop). Few accounts means every transfer queues on the same row
+ * locks; many means little contention. Afterwards it checks that the money added up. Runs against a
+ * service that is already up, whose admin emails include {@code --admin}; see bench/run-transfers.sh.
+ */
+public final class TransferBench {
+
+    private static final BigDecimal OPENING = new BigDecimal("1000000.00");
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> options = BenchClient.options(args);
+        String base = options.getOrDefault("base-url", "http://localhost:8089");
+        int connections = Integer.parseInt(options.getOrDefault("connections", "64"));
+        int accounts = Integer.parseInt(options.getOrDefault("accounts", "8"));
+        int seconds = Integer.parseInt(options.getOrDefault("seconds", "15"));
+        int warmup = Integer.parseInt(options.getOrDefault("warmup", "3"));
+        String admin = options.getOrDefault("admin", "bench-admin@example.com");
+
+        String run = Long.toString(System.currentTimeMillis(), 36);
+        BenchClient.User banker = BenchClient.signIn(base, "Banker", admin);
+        List<BenchClient.User> users = new ArrayList<>();
+        for (int i = 0; i < accounts; i++) {
+            BenchClient.User user = BenchClient.signIn(base, "Payer " + i, "payer-" + run + "-" + i + "@example.com");
+            BenchClient.send(base + "/api/accounts", user.bearer(), null);
+            BenchClient.send(base + "/api/accounts/" + user.id() + "/deposit", banker.bearer(),
+                    "{\"amount\":\"" + OPENING.toPlainString() + "\"}");
+            users.add(user);
+        }
+
+        LoopResources loops = LoopResources.create("bench-http", 2, true);
+        HttpClient client = HttpClient.create(ConnectionProvider.builder("bench").maxConnections(connections)
+                        .pendingAcquireMaxCount(-1).build())
+                .runOn(loops)
+                .baseUrl(base)
+                .headers(headers -> headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON));
+
+        Recorder recorder = new Recorder(3);
+        AtomicBoolean measuring = new AtomicBoolean(false);
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicLong refused = new AtomicLong();
+        AtomicLong errors = new AtomicLong();
+        Flux<Void> load = Flux.range(0, connections).flatMap(worker -> Mono.defer(() -> {
+                    ThreadLocalRandom random = ThreadLocalRandom.current();
+                    int from = random.nextInt(accounts);
+                    int to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
+                    String body = "{\"toUserId\":" + users.get(to).id() + ",\"amount\":\"0.01\"}";
+                    long started = System.nanoTime();
+                    return client.headers(headers -> headers.set(HttpHeaderNames.AUTHORIZATION, users.get(from).bearer()))
+                            .post().uri("/api/transfers").send(ByteBufFlux.fromString(Mono.just(body)))
+                            .responseSingle((response, content) -> content.asByteArray().defaultIfEmpty(new byte[0])
+                                    .doOnNext(bytes -> {
+                                        int status = response.status().code();
+                                        if (status == 201 && measuring.get()) {
+                                            recorder.recordValue((System.nanoTime() - started) / 1000);
+                                        } else if (status == 422) {
+                                            refused.incrementAndGet();
+                                        } else if (status != 201) {
+                                            errors.incrementAndGet();
+                                        }
+                                    }))
+                            .onErrorResume(e -> {
+                                errors.incrementAndGet();
+                                return Mono.empty();
+                            })
+                            .then();
+                }).repeat(running::get), connections);
+        var subscription = load.subscribe();
+        Thread.sleep(TimeUnit.SECONDS.toMillis(warmup));
+        recorder.reset();
+        measuring.set(true);
+        Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+        measuring.set(false);
+        Histogram histogram = recorder.getIntervalHistogram();
+        running.set(false);
+        Thread.sleep(2000);
+        subscription.dispose();
+        loops.disposeLater().block(Duration.ofSeconds(5));
+
+        BigDecimal total = BigDecimal.ZERO;
+        Pattern balance = Pattern.compile("\"balance\"\\s*:\\s*\"([0-9.]+)\"");
+        for (BenchClient.User user : users) {
+            Matcher matcher = balance.matcher(BenchClient.get(base + "/api/accounts/me", user.bearer()));
+            if (!matcher.find()) {
+                throw new IllegalStateException("no balance for user " + user.id());
+            }
+            total = total.add(new BigDecimal(matcher.group(1)));
+        }
+        boolean conserved = total.compareTo(OPENING.multiply(BigDecimal.valueOf(accounts))) == 0;
+        System.out.printf("%-9d %-12d %-12.0f %-9.2f %-9.2f %-9.2f %-9.2f %-9d %-7d %s%n", accounts, connections,
+                histogram.getTotalCount() / (double) seconds, histogram.getValueAtPercentile(50) / 1000.0,
+                histogram.getValueAtPercentile(95) / 1000.0, histogram.getValueAtPercentile(99) / 1000.0,
+                histogram.getMaxValue() / 1000.0, refused.get(), errors.get(), conserved ? "yes" : "NO (" + total + ")");
+    }
+}
