@@ -1,6 +1,5 @@
 package io.fluxgate.health;
 
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
@@ -55,9 +54,7 @@ public class DependencyChecks {
     public Mono<HealthReport> report() {
         return Flux.mergeSequential(database(), cache(), mongo(), queryPerformance(), connectionPool())
                 .collectList()
-                .map(checks -> new HealthReport(Instant.now(),
-                        checks.stream().allMatch(CheckResult::healthy) ? "healthy" : "unhealthy",
-                        checks, pools.totals()));
+                .map(checks -> HealthReport.of(checks, pools.totals()));
     }
 
     /** {@code SELECT 1} on the pool that serves requests. */

@@ -13,8 +13,16 @@ import io.fluxgate.db.QueryMetrics;
  */
 public record HealthReport(Instant timestamp, String overall, List<CheckResult> checks, QueryMetrics.Snapshot metrics) {
 
+    private static final String HEALTHY = "healthy";
+
+    /** A report taken now, {@code overall} derived from the checks. */
+    static HealthReport of(List<CheckResult> checks, QueryMetrics.Snapshot metrics) {
+        boolean healthy = checks.stream().allMatch(CheckResult::healthy);
+        return new HealthReport(Instant.now(), healthy ? HEALTHY : "unhealthy", checks, metrics);
+    }
+
     public boolean healthy() {
-        return checks.stream().allMatch(CheckResult::healthy);
+        return HEALTHY.equals(overall);
     }
 
     public List<String> failedChecks() {

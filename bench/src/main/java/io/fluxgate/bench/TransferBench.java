@@ -6,17 +6,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.ByteBufFlux;
 import reactor.netty.http.client.HttpClient;
@@ -60,46 +54,16 @@ public final class TransferBench {
                 .baseUrl(base)
                 .headers(headers -> headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON));
 
-        Recorder recorder = new Recorder(3);
-        AtomicBoolean measuring = new AtomicBoolean(false);
-        AtomicBoolean running = new AtomicBoolean(true);
-        AtomicLong refused = new AtomicLong();
-        AtomicLong errors = new AtomicLong();
-        Flux<Void> load = Flux.range(0, connections).flatMap(worker -> Mono.defer(() -> {
-                    ThreadLocalRandom random = ThreadLocalRandom.current();
-                    int from = random.nextInt(accounts);
-                    int to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
-                    String body = "{\"toUserId\":" + users.get(to).id() + ",\"amount\":\"0.01\"}";
-                    long started = System.nanoTime();
-                    return client.headers(headers -> headers.set(HttpHeaderNames.AUTHORIZATION, users.get(from).bearer()))
-                            .post().uri("/api/transfers").send(ByteBufFlux.fromString(Mono.just(body)))
-                            .responseSingle((response, content) -> content.asByteArray().defaultIfEmpty(new byte[0])
-                                    .doOnNext(bytes -> {
-                                        int status = response.status().code();
-                                        if (status == 201 && measuring.get()) {
-                                            recorder.recordValue((System.nanoTime() - started) / 1000);
-                                        } else if (status == 422) {
-                                            refused.incrementAndGet();
-                                        } else if (status != 201) {
-                                            errors.incrementAndGet();
-                                        }
-                                    }))
-                            .onErrorResume(e -> {
-                                errors.incrementAndGet();
-                                return Mono.empty();
-                            })
-                            .then();
-                }).repeat(running::get), connections);
-        var subscription = load.subscribe();
-        Thread.sleep(TimeUnit.SECONDS.toMillis(warmup));
-        recorder.reset();
-        measuring.set(true);
-        Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
-        measuring.set(false);
-        Histogram histogram = recorder.getIntervalHistogram();
-        running.set(false);
-        Thread.sleep(2000);
-        subscription.dispose();
+        ClosedLoop.Result result = ClosedLoop.run(connections, warmup, seconds, 201, () -> {
+            ThreadLocalRandom random = ThreadLocalRandom.current();
+            int from = random.nextInt(accounts);
+            int to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
+            String body = "{\"toUserId\":" + users.get(to).id() + ",\"amount\":\"0.01\"}";
+            return client.headers(headers -> headers.set(HttpHeaderNames.AUTHORIZATION, users.get(from).bearer()))
+                    .post().uri("/api/transfers").send(ByteBufFlux.fromString(Mono.just(body)))
+                    .responseSingle((response, content) -> content.asByteArray().defaultIfEmpty(new byte[0])
+                            .map(bytes -> response.status().code()));
+        });
         loops.disposeLater().block(Duration.ofSeconds(5));
 
         BigDecimal total = BigDecimal.ZERO;
@@ -113,8 +77,7 @@ public final class TransferBench {
         }
         boolean conserved = total.compareTo(OPENING.multiply(BigDecimal.valueOf(accounts))) == 0;
         System.out.printf("%-9d %-12d %-12.0f %-9.2f %-9.2f %-9.2f %-9.2f %-9d %-7d %s%n", accounts, connections,
-                histogram.getTotalCount() / (double) seconds, histogram.getValueAtPercentile(50) / 1000.0,
-                histogram.getValueAtPercentile(95) / 1000.0, histogram.getValueAtPercentile(99) / 1000.0,
-                histogram.getMaxValue() / 1000.0, refused.get(), errors.get(), conserved ? "yes" : "NO (" + total + ")");
+                result.perSecond(), result.millis(50), result.millis(95), result.millis(99), result.maxMillis(),
+                result.count(422), result.errors(422), conserved ? "yes" : "NO (" + total + ")");
     }
 }

@@ -2,15 +2,8 @@ package io.fluxgate.bench;
 
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
-import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionProvider;
 import reactor.netty.resources.LoopResources;
@@ -41,41 +34,12 @@ public final class UserReadBench {
                 .baseUrl(base)
                 .headers(headers -> headers.set(HttpHeaderNames.AUTHORIZATION, bearer));
 
-        Recorder recorder = new Recorder(3);
-        AtomicBoolean measuring = new AtomicBoolean(false);
-        AtomicBoolean running = new AtomicBoolean(true);
-        AtomicLong errors = new AtomicLong();
-        Flux<Void> load = Flux.range(0, connections).flatMap(worker -> Mono.defer(() -> {
-                    long started = System.nanoTime();
-                    return client.get().uri(path).responseSingle((response, body) -> body.asByteArray()
-                                    .defaultIfEmpty(new byte[0])
-                                    .doOnNext(bytes -> {
-                                        if (response.status().code() != 200) {
-                                            errors.incrementAndGet();
-                                        } else if (measuring.get()) {
-                                            recorder.recordValue((System.nanoTime() - started) / 1000);
-                                        }
-                                    }))
-                            .onErrorResume(e -> {
-                                errors.incrementAndGet();
-                                return Mono.empty();
-                            })
-                            .then();
-                }).repeat(running::get), connections);
-        var subscription = load.subscribe();
-        Thread.sleep(TimeUnit.SECONDS.toMillis(warmup));
-        recorder.reset();
-        measuring.set(true);
-        Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
-        measuring.set(false);
-        Histogram histogram = recorder.getIntervalHistogram();
-        running.set(false);
-        Thread.sleep(500);
-        subscription.dispose();
+        ClosedLoop.Result result = ClosedLoop.run(connections, warmup, seconds, 200, () -> client.get().uri(path)
+                .responseSingle((response, body) -> body.asByteArray().defaultIfEmpty(new byte[0])
+                        .map(bytes -> response.status().code())));
         System.out.printf("%-10s %-12d %-12.0f %-9.2f %-9.2f %-9.2f %-9.2f %-8d%n", label, connections,
-                histogram.getTotalCount() / (double) seconds, histogram.getValueAtPercentile(50) / 1000.0,
-                histogram.getValueAtPercentile(95) / 1000.0, histogram.getValueAtPercentile(99) / 1000.0,
-                histogram.getMaxValue() / 1000.0, errors.get());
+                result.perSecond(), result.millis(50), result.millis(95), result.millis(99), result.maxMillis(),
+                result.errors());
         loops.disposeLater().block(Duration.ofSeconds(5));
     }
 }
