@@ -1,5 +1,7 @@
 package io.fluxgate.accounts;
 
+import java.time.Duration;
+
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
@@ -7,7 +9,11 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  *
  * @param transferRetries times a transfer transaction runs again after a serialization failure or
  *        deadlock before the request answers 503
+ * @param transferConcurrency transfer transactions this replica runs at once; keep it well under the
+ *        primary pool's size so transfers never take every connection
+ * @param transferQueue transfers that may wait for their turn; past it a transfer answers 503
+ * @param transferQueueTimeout the longest a transfer waits for its turn before answering 503
  */
 @ConfigurationProperties("fluxgate.accounts")
-record AccountProperties(int transferRetries) {
+record AccountProperties(int transferRetries, int transferConcurrency, int transferQueue, Duration transferQueueTimeout) {
 }

@@ -10,7 +10,10 @@ import java.util.stream.Stream;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ApiException;
+import io.fluxgate.web.BoundedWorkQueue;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import jakarta.annotation.PreDestroy;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.r2dbc.spi.R2dbcException;
 import org.slf4j.Logger;
@@ -43,6 +46,7 @@ class AccountService {
     private final AccountProperties properties;
     private final Map<String, Counter> outcomes;
     private final Counter retries;
+    private final BoundedWorkQueue transfers;
 
     AccountService(AccountRepository accounts, ReactiveTransactionManager transactions, AccountProperties properties,
             MeterRegistry registry) {
@@ -56,6 +60,15 @@ class AccountService {
         this.retries = Counter.builder("fluxgate.transfers.retries")
                 .description("Transfer transactions run again after a serialization failure or deadlock")
                 .register(registry);
+        this.transfers = new BoundedWorkQueue("transfers", properties.transferConcurrency(), properties.transferQueue(),
+                properties.transferQueueTimeout());
+        Gauge.builder("fluxgate.transfers.queued", transfers, BoundedWorkQueue::queued)
+                .description("Transfers waiting for their turn").register(registry);
+    }
+
+    @PreDestroy
+    void stop() {
+        transfers.dispose();
     }
 
     Mono<Account> open(Caller caller) {
@@ -85,12 +98,14 @@ class AccountService {
         Mono<Transfer> once = accounts.lockPair(from, to)
                 .collectMap(AccountRepository.Balance::userId, AccountRepository.Balance::balance)
                 .flatMap(balances -> replayOrMove(from, to, amount, key, balances));
-        return tx.transactional(once)
+        // A burst waits its turn in memory, holding no connection, instead of timing out on the pool.
+        Mono<Transfer> retried = tx.transactional(once)
                 .retryWhen(Retry.backoff(properties.transferRetries(), Duration.ofMillis(5))
                         .maxBackoff(Duration.ofMillis(200))
                         .filter(error -> hasSqlState(error, RETRYABLE_STATES))
                         .doBeforeRetry(signal -> retries.increment())
-                        .onRetryExhaustedThrow((spec, signal) -> contention(signal.failure())))
+                        .onRetryExhaustedThrow((spec, signal) -> contention(signal.failure())));
+        return transfers.submit(retried)
                 // Two requests with one new key raced past the check: the loser answers with the winner's transfer.
                 .onErrorResume(error -> key != null && error instanceof DuplicateKeyException,
                         error -> accounts.findByIdempotencyKey(from, key).map(Transfer::asReplay)
@@ -124,7 +139,7 @@ class AccountService {
 
     private ApiException contention(Throwable last) {
         log.warn("Transfer gave up after {} retries: {}", properties.transferRetries(), last.toString());
-        return new ApiException(HttpStatus.SERVICE_UNAVAILABLE, "The accounts are busy; try the transfer again");
+        return ApiException.unavailable("The accounts are busy; try the transfer again", Duration.ofSeconds(1));
     }
 
     private void countFailure(Throwable error) {
@@ -146,7 +161,8 @@ class AccountService {
 
     private static boolean hasSqlState(Throwable error, Set<String> states) {
         for (Throwable t = error; t != null && t.getCause() != t; t = t.getCause()) {
-            if (t instanceof R2dbcException r2dbc && states.contains(r2dbc.getSqlState())) {
+            // A failure may carry no SQL state at all (a pool timeout, a dropped connection).
+            if (t instanceof R2dbcException r2dbc && r2dbc.getSqlState() != null && states.contains(r2dbc.getSqlState())) {
                 return true;
             }
         }

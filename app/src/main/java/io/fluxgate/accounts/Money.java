@@ -21,6 +21,8 @@ final class Money {
 
     /** Larger single amounts are a client bug, not a payment: refuse them outright. */
     static final BigDecimal MAX_AMOUNT = new BigDecimal("1000000000.00");
+    /** Longer amount text is refused unread; the largest amount with padding fits in far less. */
+    static final int MAX_TEXT = 32;
 
     private Money() {
     }
@@ -55,12 +57,13 @@ final class Money {
             if (value == null) {
                 return fail(context, "Amount is required");
             }
-            BigDecimal amount;
-            try {
-                amount = new BigDecimal(value.strip());
-            } catch (NumberFormatException notADecimal) {
+            // Shape and length first, by one scan of at most MAX_TEXT characters: BigDecimal never
+            // sees an exponent or a ninety-kilobyte string.
+            String text = value.strip();
+            if (value.length() > MAX_TEXT || !isPlainDecimal(text)) {
                 return false;
             }
+            BigDecimal amount = new BigDecimal(text);
             if (amount.signum() <= 0) {
                 return fail(context, "Amount must be greater than 0");
             }
@@ -71,6 +74,32 @@ final class Money {
                 return fail(context, "Amount cannot exceed " + MAX_AMOUNT.toPlainString());
             }
             return true;
+        }
+
+        /** An optional minus, digits, and optionally a dot with more digits: no exponent, no plus, no spaces. */
+        static boolean isPlainDecimal(String text) {
+            int i = text.startsWith("-") ? 1 : 0;
+            int integerDigits = 0;
+            while (i < text.length() && isDigit(text.charAt(i))) {
+                i++;
+                integerDigits++;
+            }
+            if (i < text.length() && text.charAt(i) == '.') {
+                i++;
+                int fractionDigits = 0;
+                while (i < text.length() && isDigit(text.charAt(i))) {
+                    i++;
+                    fractionDigits++;
+                }
+                if (fractionDigits == 0) {
+                    return false;
+                }
+            }
+            return integerDigits > 0 && i == text.length();
+        }
+
+        private static boolean isDigit(char c) {
+            return c >= '0' && c <= '9';
         }
 
         private static boolean fail(ConstraintValidatorContext context, String message) {

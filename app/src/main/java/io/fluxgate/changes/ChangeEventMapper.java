@@ -22,7 +22,7 @@ class ChangeEventMapper {
     /** Columns that hold money: NUMERIC in the database, a JSON string on the wire. */
     private static final Set<String> MONEY = Set.of("balance", "amount");
     /** Columns never sent, even if a trigger were changed to log them. */
-    private static final Set<String> NEVER = Set.of("password");
+    private static final Set<String> NEVER = Set.of("password", "token_version", "idempotency_key");
 
     private final JsonMapper json;
 

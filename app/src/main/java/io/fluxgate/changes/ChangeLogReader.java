@@ -33,10 +33,24 @@ final class ChangeLogReader {
         this.batch = batch;
     }
 
-    /** What a reader may ask for: any channel in {@code channels}, or anything related to {@code userId}. */
-    record Filter(List<String> channels, Long userId, Position upTo) {
+    /**
+     * What a reader asks for, applied in SQL so nothing a reader may not see is read at all: every
+     * event of {@code channels}, or, when {@code userId} is set, the events related to that user on
+     * {@code relatedChannels} (on any channel when that is null). Both null: everything.
+     */
+    record Filter(List<String> channels, Long userId, List<String> relatedChannels, Position upTo) {
 
-        static final Filter EVERYTHING = new Filter(null, null, null);
+        static final Filter EVERYTHING = new Filter(null, null, null, null);
+
+        /** One channel in full, up to a position. */
+        static Filter channel(String channel, Position upTo) {
+            return new Filter(List.of(channel), null, null, upTo);
+        }
+
+        /** Only the events of one channel related to one user, up to a position. */
+        static Filter relatedOn(String channel, long userId, Position upTo) {
+            return new Filter(List.of(), userId, List.of(channel), upTo);
+        }
     }
 
     /**
@@ -60,8 +74,14 @@ final class ChangeLogReader {
                 clauses.add("l.channel = ANY($" + binds.size() + ")");
             }
             if (filter.userId() != null) {
-                binds.add(filter.userId());
-                clauses.add("$" + binds.size() + " = ANY(l.user_ids)");
+                // Containment, so the GIN index on user_ids finds a user's few events in a long log.
+                binds.add(new Long[] {filter.userId()});
+                String related = "l.user_ids @> $" + binds.size() + "::bigint[]";
+                if (filter.relatedChannels() != null) {
+                    binds.add(filter.relatedChannels().toArray(String[]::new));
+                    related += " AND l.channel = ANY($" + binds.size() + ")";
+                }
+                clauses.add("(" + related + ")");
             }
             sql.append(clauses.isEmpty() ? " AND false" : " AND (" + String.join(" OR ", clauses) + ")");
         }

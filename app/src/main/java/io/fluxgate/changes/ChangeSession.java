@@ -166,8 +166,21 @@ final class ChangeSession {
             }
         }).concatMapIterable(batch -> batch, 1);
         return fromMemory.concatWith(Flux.defer(() -> outOfMemoryReach.get()
-                ? log.after(reached.get(), ChangeLogReader.Filter.EVERYTHING)
+                ? log.after(reached.get(), catchUpFilter())
                 : Flux.empty()));
+    }
+
+    /**
+     * What this client could ever be sent from the log: admins everything; others the open channels
+     * and whatever is related to them. Subscriptions may change while it catches up, so it is not
+     * narrowed to them; {@link #wants} decides per event.
+     */
+    private ChangeLogReader.Filter catchUpFilter() {
+        if (caller.admin()) {
+            return ChangeLogReader.Filter.EVERYTHING;
+        }
+        List<String> open = Channels.DATABASE.stream().filter(Channels.OPEN::contains).sorted().toList();
+        return new ChangeLogReader.Filter(open, caller.id(), null, null);
     }
 
     /** A frame from a live-only channel (see {@link LiveChangeSource}). */
@@ -278,7 +291,12 @@ final class ChangeSession {
             if (!upTo.isAfter(cursor)) {
                 return Flux.empty();
             }
-            return log.after(cursor, new ChangeLogReader.Filter(List.of(channel), null, upTo))
+            // Non-admins on a restricted channel read only their own events: the database never
+            // walks the channel's whole log for them.
+            ChangeLogReader.Filter filter = caller.admin() || Channels.OPEN.contains(channel)
+                    ? ChangeLogReader.Filter.channel(channel, upTo)
+                    : ChangeLogReader.Filter.relatedOn(channel, caller.id(), upTo);
+            return log.after(cursor, filter)
                     .filter(event -> wants(event) && !(event.isRelatedTo(caller.id())
                             && event.position().isAfter(sessionStart) && !event.position().isAfter(deliveredThrough)))
                     .map(event -> new Frame(event.frame(), event.committedAt()));

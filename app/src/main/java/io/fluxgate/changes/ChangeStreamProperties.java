@@ -18,6 +18,11 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param retention change-log rows older than this are pruned
  * @param retentionMaxCommits at most this many committed transactions are kept in the log
  * @param pruneInterval how often the pruning job runs
+ * @param maxSessionsPerUser open change-stream sessions one user may hold on this replica; past it
+ *        the upgrade answers 429
+ * @param maxClientFramesPerSecond frames a client may send per second, on average; past it (and the
+ *        burst) the session is closed with 1008
+ * @param clientFrameBurst frames a client may send at once before the rate applies
  */
 @ConfigurationProperties("fluxgate.changes")
 public record ChangeStreamProperties(
@@ -30,5 +35,8 @@ public record ChangeStreamProperties(
         Duration reconnectMaxBackoff,
         Duration retention,
         long retentionMaxCommits,
-        Duration pruneInterval) {
+        Duration pruneInterval,
+        int maxSessionsPerUser,
+        int maxClientFramesPerSecond,
+        int clientFrameBurst) {
 }

@@ -8,7 +8,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
+import java.time.Instant;
+
 import io.fluxgate.security.Caller;
+import io.fluxgate.security.TokenRevocation;
 import io.netty.channel.EventLoop;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -39,6 +42,11 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
     private static final CloseStatus PING_TIMEOUT = CloseStatus.GOING_AWAY.withReason("ping timeout");
     private static final CloseStatus NOT_READY = CloseStatus.SERVICE_OVERLOAD.withReason("change stream starting");
     private static final Duration NOT_READY_TIMEOUT = Duration.ofSeconds(10);
+    static final CloseStatus TOKEN_EXPIRED = new CloseStatus(4001, "token expired");
+    static final CloseStatus ACCESS_REVOKED = new CloseStatus(4003, "access revoked");
+    private static final CloseStatus TOO_MANY_FRAMES = CloseStatus.POLICY_VIOLATION.withReason("too many frames");
+    /** How often an open session's token is checked for expiry and revocation. */
+    private static final Duration AUTHORITY_CHECK = Duration.ofSeconds(1);
 
     private final ChangeHub hub;
     private final ChangeLogReader log;
@@ -46,6 +54,8 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
     private final ChangeStreamProperties properties;
     private final JsonMapper json;
     private final List<LiveChangeSource> liveSources;
+    private final TokenRevocation revocation;
+    final SessionLimits sessions;
     private final Set<WebSocketSession> open = ConcurrentHashMap.newKeySet();
     private final Map<EventLoop, Scheduler> loopSchedulers = new ConcurrentHashMap<>();
     /** The event loop of each live upgraded connection, by log prefix; see {@link ChangeStreamConfiguration}. */
@@ -54,8 +64,10 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
 
     ChangeWebSocketHandler(ChangeHub hub, @Qualifier("analyticsDatabaseClient") DatabaseClient analytics,
             ChangeEventMapper mapper, ChangeStreamMetrics metrics, ChangeStreamProperties properties, JsonMapper json,
-            List<LiveChangeSource> liveSources) {
+            List<LiveChangeSource> liveSources, TokenRevocation revocation) {
         this.liveSources = List.copyOf(liveSources);
+        this.revocation = revocation;
+        this.sessions = new SessionLimits(properties.maxSessionsPerUser());
         this.hub = hub;
         this.log = new ChangeLogReader(analytics, mapper, properties.replayBatch());
         this.metrics = metrics;
@@ -85,8 +97,16 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
         AtomicLong lastHeard = new AtomicLong(System.nanoTime());
         Sinks.Empty<Void> finished = Sinks.empty();
 
+        FrameRate rate = new FrameRate(properties.maxClientFramesPerSecond(), properties.clientFrameBurst());
         Flux<ClientMessage> inbound = socket.receive()
                 .doOnNext(message -> lastHeard.set(System.nanoTime()))
+                .takeWhile(message -> {
+                    if (rate.tryTake()) {
+                        return true;
+                    }
+                    socket.close(TOO_MANY_FRAMES).subscribe();
+                    return false;
+                })
                 .filter(message -> message.getType() == WebSocketMessage.Type.TEXT
                         || message.getType() == WebSocketMessage.Type.BINARY)
                 .map(message -> message.getType() == WebSocketMessage.Type.TEXT
@@ -115,11 +135,29 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
                         ? socket.close(PING_TIMEOUT).then(Mono.<WebSocketMessage>empty())
                         : Mono.just(socket.pingMessage(factory -> factory.wrap(new byte[0]))));
 
-        return socket.send(Flux.merge(frames, pings))
+        return socket.send(Flux.merge(frames, pings, authority(socket, caller, finished.asMono())))
                 .doFinally(signal -> {
                     open.remove(socket);
                     metrics.sessions.decrementAndGet();
                 });
+    }
+
+    /**
+     * Closes the session with 4001 once its token expires and with 4003 once it is revoked (its user
+     * suspended, deleted, or a role taken away), checked every second through {@link TokenRevocation}.
+     * Sends nothing itself. A failure to check (the database is away) leaves the session open.
+     */
+    private Flux<WebSocketMessage> authority(WebSocketSession socket, Caller caller, Mono<Void> finished) {
+        return Flux.interval(AUTHORITY_CHECK, AUTHORITY_CHECK)
+                .takeUntilOther(finished)
+                .concatMap(tick -> caller.isExpiredAt(Instant.now()) ? Mono.just(TOKEN_EXPIRED)
+                        : revocation.holds(caller)
+                                .filter(holds -> !holds)
+                                .map(revoked -> ACCESS_REVOKED)
+                                .onErrorResume(unknown -> Mono.empty()))
+                .next()
+                .flatMap(socket::close)
+                .thenMany(Flux.empty());
     }
 
     @Override

@@ -11,11 +11,13 @@ import org.springframework.data.mongodb.core.mapping.Document;
  * A profile as stored. {@code password} holds a bcrypt hash and is excluded from every read by
  * default (see {@link ProfileRepository}); it never reaches a response.
  *
+ * @param ownerId the user who created it: only that user or an admin may change or delete it
  * @param posts and {@code followers}: activity counters, used by the "top" ranking
  */
 @Document("profiles")
 public record Profile(
         @Id String id,
+        Long ownerId,
         String name,
         String email,
         String password,

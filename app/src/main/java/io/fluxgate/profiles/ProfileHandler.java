@@ -4,6 +4,7 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.fluxgate.security.Caller;
 import io.fluxgate.web.ApiException;
 import io.fluxgate.web.FieldViolation;
 import io.fluxgate.web.KeysetPage;
@@ -33,8 +34,8 @@ class ProfileHandler {
     }
 
     Mono<ServerResponse> create(ServerRequest request) {
-        return validator.body(request, ProfileRequests.Create.class)
-                .flatMap(profiles::create)
+        return Mono.zip(Caller.of(request), validator.body(request, ProfileRequests.Create.class))
+                .flatMap(both -> profiles.create(both.getT1(), both.getT2()))
                 .flatMap(view -> ServerResponse.created(URI.create("/api/profiles/" + view.id())).bodyValue(view));
     }
 
@@ -44,13 +45,15 @@ class ProfileHandler {
 
     Mono<ServerResponse> update(ServerRequest request) {
         String id = ProfileService.checkedId(request.pathVariable("id"));
-        return validator.body(request, ProfileRequests.Patch.class)
-                .flatMap(patch -> profiles.update(id, patch))
+        return Mono.zip(Caller.of(request), validator.body(request, ProfileRequests.Patch.class))
+                .flatMap(both -> profiles.update(both.getT1(), id, both.getT2()))
                 .flatMap(view -> ServerResponse.ok().bodyValue(view));
     }
 
     Mono<ServerResponse> delete(ServerRequest request) {
-        return profiles.delete(request.pathVariable("id")).then(ServerResponse.noContent().build());
+        return Caller.of(request)
+                .flatMap(caller -> profiles.delete(caller, request.pathVariable("id")))
+                .then(ServerResponse.noContent().build());
     }
 
     /** Keyset pages on _id; {@code cursor} is the last id of the previous page. */
@@ -109,7 +112,8 @@ class ProfileHandler {
         return request.bodyToMono(BULK)
                 .switchIfEmpty(Mono.error(() -> ApiException.badRequest("Request body is required")))
                 .flatMap(this::validBulk)
-                .flatMap(profiles::bulk)
+                .zipWith(Caller.of(request))
+                .flatMap(both -> profiles.bulk(both.getT2(), both.getT1()))
                 .flatMap(counts -> ServerResponse.ok().bodyValue(counts));
     }
 
@@ -142,8 +146,8 @@ class ProfileHandler {
     }
 
     Mono<ServerResponse> createWithAccount(ServerRequest request) {
-        return validator.body(request, ProfileRequests.WithAccount.class)
-                .flatMap(profiles::createWithAccount)
+        return Mono.zip(Caller.of(request), validator.body(request, ProfileRequests.WithAccount.class))
+                .flatMap(both -> profiles.createWithAccount(both.getT1(), both.getT2()))
                 .flatMap(created -> ServerResponse.status(201).bodyValue(created));
     }
 

@@ -79,6 +79,14 @@ class ProfileRepository {
                 .flatMap(result -> result.getMatchedCount() == 0 ? Mono.empty() : findById(id));
     }
 
+    /** The profile's owner (empty inside when it has none recorded), or nothing when there is no profile. */
+    Mono<java.util.Optional<Long>> ownerOf(String id) {
+        Query query = byId(id);
+        query.fields().include("ownerId");
+        return mongo.findOne(query, Document.class, COLLECTION)
+                .map(document -> java.util.Optional.ofNullable(document.get("ownerId", Number.class)).map(Number::longValue));
+    }
+
     Mono<Long> delete(String id) {
         return mongo.remove(byId(id), Profile.class).map(result -> result.getDeletedCount());
     }

@@ -3,10 +3,13 @@ package io.fluxgate.profiles;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 import com.mongodb.MongoException;
+import io.fluxgate.security.Caller;
 import io.fluxgate.security.PasswordHasher;
 import io.fluxgate.web.ApiException;
 import org.bson.types.ObjectId;
@@ -46,20 +49,24 @@ class ProfileService {
         this.mongoTransactions = TransactionalOperator.create(mongoTransactionManager);
     }
 
-    Mono<ProfileView> create(ProfileRequests.Create request) {
-        return newProfile(request)
+    Mono<ProfileView> create(Caller caller, ProfileRequests.Create request) {
+        return newProfile(caller, request)
                 .flatMap(profiles::insert)
                 .map(ProfileView::of)
                 .onErrorMap(DuplicateKeyException.class, e -> ApiException.conflict("Email already registered"));
     }
 
-    /** The document to store for a create request: defaults filled in, password hashed. */
-    private Mono<Profile> newProfile(ProfileRequests.Create request) {
+    /** The document to store for a create request: owned by the caller, defaults filled in, password hashed. */
+    private Mono<Profile> newProfile(Caller owner, ProfileRequests.Create request) {
+        return passwords.hash(request.password()).map(hash -> newProfile(owner, request, hash));
+    }
+
+    private static Profile newProfile(Caller owner, ProfileRequests.Create request, String passwordHash) {
         // MongoDB keeps milliseconds: the response shows what a later read will.
         Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-        return passwords.hash(request.password()).map(hash -> new Profile(null, request.name(), request.email(), hash,
+        return new Profile(null, owner.id(), request.name(), request.email(), passwordHash,
                 details(request.profile()), preferences(request.preferences()), "active", now,
-                point(request.location()), 0, 0, now, now));
+                point(request.location()), 0, 0, now, now);
     }
 
     Mono<ProfileView> get(String id) {
@@ -67,17 +74,31 @@ class ProfileService {
                 .switchIfEmpty(Mono.error(() -> ApiException.notFound("Profile not found")));
     }
 
-    Mono<ProfileView> update(String id, ProfileRequests.Patch patch) {
+    Mono<ProfileView> update(Caller caller, String id, ProfileRequests.Patch patch) {
         String checked = checkedId(id);
         if (patch.isEmpty()) {
             return Mono.error(ApiException.badRequest("Send at least one field to change"));
         }
-        Mono<Update> update = patch.password() == null ? Mono.just(new Update())
-                : passwords.hash(patch.password()).map(hash -> new Update().set("password", hash));
-        return update.map(u -> applyPatch(u, patch))
+        // Ownership first: nobody gets a password hashed for a profile that is not theirs.
+        return mayModify(caller, checked)
+                .then(Mono.defer(() -> patch.password() == null ? Mono.just(new Update())
+                        : passwords.hash(patch.password()).map(hash -> new Update().set("password", hash))))
+                .map(u -> applyPatch(u, patch))
                 .flatMap(u -> profiles.update(checked, u))
                 .map(ProfileView::of)
                 .switchIfEmpty(Mono.error(() -> ApiException.notFound("Profile not found")));
+    }
+
+    /**
+     * Completes when the caller may change or delete the profile: its owner or an admin. A missing
+     * profile is a 404, anyone else's a 403. The owner never changes, so checking first is safe.
+     */
+    private Mono<Void> mayModify(Caller caller, String id) {
+        return profiles.ownerOf(id)
+                .switchIfEmpty(Mono.error(() -> ApiException.notFound("Profile not found")))
+                .flatMap(owner -> caller.admin() || owner.filter(ownerId -> ownerId == caller.id()).isPresent()
+                        ? Mono.<Void>empty()
+                        : Mono.error(ApiException.forbidden("Only the profile's owner or an admin may change it")));
     }
 
     /** $set for each field present; saving counts as activity, as in the seed. */
@@ -120,8 +141,10 @@ class ProfileService {
         return update.set("lastActive", Instant.now());
     }
 
-    Mono<Void> delete(String id) {
-        return profiles.delete(checkedId(id))
+    Mono<Void> delete(Caller caller, String id) {
+        String checked = checkedId(id);
+        return mayModify(caller, checked)
+                .then(profiles.delete(checked))
                 .flatMap(deleted -> deleted == 0 ? Mono.error(ApiException.notFound("Profile not found")) : Mono.empty());
     }
 
@@ -155,27 +178,25 @@ class ProfileService {
         return profiles.top(limit);
     }
 
-    /** Unordered bulk write: every operation is tried; the counts say what happened. */
-    Mono<Map<String, Integer>> bulk(List<ProfileRequests.BulkOperation> operations) {
-        return Flux.fromIterable(operations)
-                .concatMap(operation -> switch (operation.op()) {
-                    case "insert" -> newProfile(operation.profile()).map(profile -> (Object) profile);
-                    case "update" -> operation.set().password() == null
-                            ? Mono.just((Object) applyPatch(new Update(), operation.set()))
-                            : passwords.hash(operation.set().password())
-                                    .map(hash -> (Object) applyPatch(new Update().set("password", hash), operation.set()));
-                    default -> Mono.just((Object) operation.id());
-                })
-                .collectList()
-                .flatMap(prepared -> {
+    /**
+     * Unordered bulk write: every operation is tried; the counts say what happened. Every password
+     * the operations carry is hashed first, on the bulk lane, reserved as one lot (or 503).
+     */
+    Mono<Map<String, Integer>> bulk(Caller caller, List<ProfileRequests.BulkOperation> operations) {
+        List<String> toHash = operations.stream().map(ProfileService::passwordOf).filter(Objects::nonNull).toList();
+        return passwords.hashAll(toHash)
+                .flatMap(hashes -> {
+                    Iterator<String> hash = hashes.iterator();
                     var bulk = profiles.template().bulkOps(BulkOperations.BulkMode.UNORDERED, Profile.class);
-                    for (int i = 0; i < operations.size(); i++) {
-                        ProfileRequests.BulkOperation operation = operations.get(i);
-                        Object item = prepared.get(i);
+                    for (ProfileRequests.BulkOperation operation : operations) {
                         switch (operation.op()) {
-                            case "insert" -> bulk.insert(item);
-                            case "update" -> bulk.updateOne(idQuery(operation.id()), ((Update) item)
-                                    .set("updatedAt", Instant.now()));
+                            case "insert" -> bulk.insert(newProfile(caller, operation.profile(), hash.next()));
+                            case "update" -> {
+                                Update update = operation.set().password() == null ? new Update()
+                                        : new Update().set("password", hash.next());
+                                bulk.updateOne(idQuery(operation.id()),
+                                        applyPatch(update, operation.set()).set("updatedAt", Instant.now()));
+                            }
                             default -> bulk.remove(idQuery(operation.id()));
                         }
                     }
@@ -190,6 +211,14 @@ class ProfileService {
                 .onErrorMap(DuplicateKeyException.class, e -> ApiException.conflict("Email already registered"));
     }
 
+    private static String passwordOf(ProfileRequests.BulkOperation operation) {
+        return switch (operation.op()) {
+            case "insert" -> operation.profile().password();
+            case "update" -> operation.set().password();
+            default -> null;
+        };
+    }
+
     private static Query idQuery(String id) {
         return Query.query(where("_id").is(new ObjectId(id)));
     }
@@ -198,8 +227,8 @@ class ProfileService {
      * The profile and its account document in one multi-document transaction: both or neither.
      * Transient transaction errors (write conflicts, elections) are retried a few times.
      */
-    Mono<Map<String, Object>> createWithAccount(ProfileRequests.WithAccount request) {
-        return newProfile(request.profile())
+    Mono<Map<String, Object>> createWithAccount(Caller caller, ProfileRequests.WithAccount request) {
+        return newProfile(caller, request.profile())
                 .flatMap(profile -> profiles.insert(profile)
                         .flatMap(saved -> profiles.template()
                                 .insert(new ProfileAccount(null, saved.id(), request.account().plan(), Instant.now()))

@@ -1,13 +1,20 @@
 package io.fluxgate.security;
 
+import java.time.Instant;
 import java.util.List;
 
+import org.springframework.security.oauth2.jwt.Jwt;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import reactor.core.publisher.Mono;
 
-/** The authenticated user behind a request, as the verified token says. */
-public record Caller(long id, boolean admin) {
+/**
+ * The authenticated user behind a request, as the verified token says.
+ *
+ * @param tokenVersion the user's token version when the token was issued; a later version revokes it
+ * @param expiresAt when the token stops being valid
+ */
+public record Caller(long id, boolean admin, long tokenVersion, Instant expiresAt) {
 
     public static Mono<Caller> of(ServerRequest request) {
         return request.principal()
@@ -16,13 +23,22 @@ public record Caller(long id, boolean admin) {
     }
 
     public static Caller fromToken(JwtAuthenticationToken token) {
-        List<String> roles = token.getToken().getClaimAsStringList(TokenService.ROLES_CLAIM);
-        return new Caller(Long.parseLong(token.getToken().getSubject()),
-                roles != null && roles.contains(TokenService.ADMIN));
+        return fromJwt(token.getToken());
+    }
+
+    static Caller fromJwt(Jwt jwt) {
+        List<String> roles = jwt.getClaimAsStringList(TokenService.ROLES_CLAIM);
+        Object version = jwt.getClaims().get(TokenService.VERSION_CLAIM);
+        return new Caller(Long.parseLong(jwt.getSubject()), roles != null && roles.contains(TokenService.ADMIN),
+                version instanceof Number number ? number.longValue() : 0, jwt.getExpiresAt());
     }
 
     /** True when this caller may change or delete what {@code ownerId} owns. */
     public boolean mayModify(long ownerId) {
         return admin || id == ownerId;
+    }
+
+    public boolean isExpiredAt(Instant now) {
+        return expiresAt != null && !now.isBefore(expiresAt);
     }
 }

@@ -1,38 +1,119 @@
 package io.fluxgate.security;
 
-import org.springframework.beans.factory.DisposableBean;
-import org.springframework.security.crypto.bcrypt.BCryptPasswordEncoder;
-import org.springframework.stereotype.Component;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.fluxgate.web.ApiException;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.security.crypto.bcrypt.BCryptPasswordEncoder;
+import org.springframework.stereotype.Component;
+
 /**
- * bcrypt on its own bounded scheduler: hashing costs hundreds of milliseconds of CPU and must never
- * run on a Netty event loop. One thread per core keeps a burst of logins from starving the rest.
+ * bcrypt, never on a Netty event loop, in two bounded lanes so no client can queue minutes of CPU:
+ * <ul>
+ * <li>interactive (login, register, one profile): one thread per core, at most
+ * {@code fluxgate.security.hashing.queue} hashes waiting; past that a request answers 503 at once;</li>
+ * <li>bulk (user batches, profile bulk writes): its own thread(s), half the cores at most, so a
+ * running batch always leaves logins a core; a bulk request reserves every hash it will need before
+ * it starts, out of {@code fluxgate.security.hashing.bulk-queue}, or answers 503.</li>
+ * </ul>
  */
 @Component
 public class PasswordHasher implements DisposableBean {
 
+    static final Duration RETRY_AFTER = Duration.ofSeconds(2);
+
     private final BCryptPasswordEncoder encoder;
-    private final Scheduler scheduler;
+    private final ThreadPoolExecutor interactive;
+    private final ThreadPoolExecutor bulk;
+    private final Scheduler interactiveScheduler;
+    private final Scheduler bulkScheduler;
+    private final Semaphore bulkBudget;
     /** Compared against when the email is unknown, so a miss costs as much as a wrong password. */
     private final String decoyHash;
 
-    public PasswordHasher(SecurityProperties properties) {
+    public PasswordHasher(SecurityProperties properties, MeterRegistry registry) {
         this.encoder = new BCryptPasswordEncoder(properties.bcryptCost());
-        int threads = Runtime.getRuntime().availableProcessors();
-        this.scheduler = Schedulers.newBoundedElastic(threads, 100_000, "bcrypt");
+        int cores = Runtime.getRuntime().availableProcessors();
+        this.interactive = lane("bcrypt", cores, new ArrayBlockingQueue<>(Math.max(1, properties.hashing().queue())));
+        // The bulk budget bounds this queue; it is never the one that refuses.
+        this.bulk = lane("bcrypt-bulk", Math.max(1, cores / 2), new LinkedBlockingQueue<>());
+        this.interactiveScheduler = Schedulers.fromExecutorService(interactive, "bcrypt");
+        this.bulkScheduler = Schedulers.fromExecutorService(bulk, "bcrypt-bulk");
+        this.bulkBudget = new Semaphore(properties.hashing().bulkQueue());
         this.decoyHash = encoder.encode("decoy-password-never-matches");
+        Gauge.builder("fluxgate.bcrypt.queued", interactive, pool -> pool.getQueue().size())
+                .description("Interactive password hashes waiting for a thread").register(registry);
+        Gauge.builder("fluxgate.bcrypt.bulk.reserved", bulkBudget,
+                        budget -> properties.hashing().bulkQueue() - budget.availablePermits())
+                .description("Password hashes reserved by bulk requests and not yet done").register(registry);
     }
 
+    private static ThreadPoolExecutor lane(String name, int threads, BlockingQueue<Runnable> queue) {
+        AtomicInteger count = new AtomicInteger();
+        ThreadFactory factory = task -> {
+            Thread thread = new Thread(task, name + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+        return new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, queue, factory,
+                new ThreadPoolExecutor.AbortPolicy());
+    }
+
+    /** One hash for an interactive request; 503 when the interactive queue is full. */
     public Mono<String> hash(String rawPassword) {
-        return Mono.fromCallable(() -> encoder.encode(rawPassword)).subscribeOn(scheduler);
+        return interactive(Mono.fromCallable(() -> encoder.encode(rawPassword)));
     }
 
     /** Checks a password against a stored hash; a null hash runs the decoy and answers false. */
     public Mono<Boolean> matches(String rawPassword, String storedHash) {
-        return Mono.fromCallable(() -> check(rawPassword, storedHash)).subscribeOn(scheduler);
+        return interactive(Mono.fromCallable(() -> check(rawPassword, storedHash)));
+    }
+
+    /**
+     * Hashes for one bulk request, in order, on the bulk lane. All of them are reserved up front:
+     * a request that would take the bulk queue past its bound answers 503 before any work starts.
+     */
+    public Mono<List<String>> hashAll(List<String> rawPasswords) {
+        int count = rawPasswords.size();
+        return Mono.defer(() -> {
+            if (count == 0) {
+                return Mono.just(List.<String>of());
+            }
+            if (!bulkBudget.tryAcquire(count)) {
+                return Mono.error(busy("Too many passwords are being hashed for bulk requests; try again later"));
+            }
+            return Flux.fromIterable(rawPasswords)
+                    .concatMap(raw -> Mono.fromCallable(() -> encoder.encode(raw)).subscribeOn(bulkScheduler))
+                    .collectList()
+                    .doFinally(signal -> bulkBudget.release(count));
+        });
+    }
+
+    private <T> Mono<T> interactive(Mono<T> work) {
+        return work.subscribeOn(interactiveScheduler)
+                .onErrorMap(RejectedExecutionException.class,
+                        full -> busy("Too many requests are waiting for password hashing; try again shortly"));
+    }
+
+    private static ApiException busy(String detail) {
+        return ApiException.unavailable(detail, RETRY_AFTER);
     }
 
     private boolean check(String rawPassword, String storedHash) {
@@ -50,6 +131,7 @@ public class PasswordHasher implements DisposableBean {
 
     @Override
     public void destroy() {
-        scheduler.dispose();
+        interactiveScheduler.dispose();
+        bulkScheduler.dispose();
     }
 }

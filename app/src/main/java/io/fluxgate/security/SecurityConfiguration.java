@@ -8,6 +8,7 @@ import javax.crypto.SecretKey;
 import javax.crypto.spec.SecretKeySpec;
 
 import io.fluxgate.web.ProblemWriter;
+import reactor.core.publisher.Mono;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,6 +18,7 @@ import org.springframework.core.env.Environment;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
+import org.springframework.security.authentication.ReactiveAuthenticationManager;
 import org.springframework.security.config.annotation.web.reactive.EnableWebFluxSecurity;
 import org.springframework.security.config.web.server.ServerHttpSecurity;
 import org.springframework.security.oauth2.jose.jws.MacAlgorithm;
@@ -25,8 +27,11 @@ import org.springframework.security.oauth2.jwt.JwtValidators;
 import org.springframework.security.oauth2.jwt.NimbusJwtEncoder;
 import org.springframework.security.oauth2.jwt.NimbusReactiveJwtDecoder;
 import org.springframework.security.oauth2.jwt.ReactiveJwtDecoder;
+import org.springframework.security.oauth2.server.resource.InvalidBearerTokenException;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationConverter;
+import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.security.oauth2.server.resource.authentication.JwtGrantedAuthoritiesConverter;
+import org.springframework.security.oauth2.server.resource.authentication.JwtReactiveAuthenticationManager;
 import org.springframework.security.oauth2.server.resource.authentication.ReactiveJwtAuthenticationConverterAdapter;
 import org.springframework.security.oauth2.server.resource.web.server.authentication.ServerBearerTokenAuthenticationConverter;
 import org.springframework.security.web.server.SecurityWebFilterChain;
@@ -34,6 +39,7 @@ import org.springframework.security.web.server.authentication.ServerAuthenticati
 import org.springframework.security.web.server.ServerAuthenticationEntryPoint;
 import org.springframework.security.web.server.authorization.ServerAccessDeniedHandler;
 import org.springframework.security.web.server.context.NoOpServerSecurityContextRepository;
+import org.springframework.security.web.server.firewall.ServerExchangeRejectedHandler;
 import org.springframework.security.web.server.savedrequest.NoOpServerRequestCache;
 
 /**
@@ -49,7 +55,8 @@ class SecurityConfiguration {
     static final String WEBSOCKET_PATH = "/ws/changes";
 
     @Bean
-    SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, ProblemWriter problems) {
+    SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, ProblemWriter problems,
+            ReactiveJwtDecoder jwtDecoder, TokenRevocation revocation) {
         ServerAuthenticationEntryPoint unauthenticated = (exchange, ex) -> {
             exchange.getResponse().getHeaders().set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
             return problems.write(exchange, HttpStatus.UNAUTHORIZED, "A valid bearer token is required", List.of());
@@ -70,13 +77,15 @@ class SecurityConfiguration {
                         .pathMatchers("/actuator/health", "/actuator/health/**", "/actuator/info",
                                 "/actuator/prometheus", "/health/**").permitAll()
                         .pathMatchers("/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**", "/webjars/**").permitAll()
+                        .pathMatchers("/actuator/**").hasRole(TokenService.ADMIN)
                         .pathMatchers("/api/admin/**").hasRole(TokenService.ADMIN)
-                        .pathMatchers(HttpMethod.POST, "/api/users/batch", "/api/accounts/*/deposit")
-                                .hasRole(TokenService.ADMIN)
+                        .pathMatchers(HttpMethod.POST, "/api/users/batch", "/api/accounts/*/deposit",
+                                "/api/profiles/bulk").hasRole(TokenService.ADMIN)
+                        .pathMatchers(HttpMethod.PUT, "/api/users/*/roles").hasRole(TokenService.ADMIN)
                         .anyExchange().authenticated())
                 .oauth2ResourceServer(resourceServer -> resourceServer
                         .bearerTokenConverter(bearerTokens())
-                        .jwt(jwt -> jwt.jwtAuthenticationConverter(rolesFromClaim()))
+                        .jwt(jwt -> jwt.authenticationManager(verifiedAndNotRevoked(jwtDecoder, revocation)))
                         .authenticationEntryPoint(unauthenticated)
                         .accessDeniedHandler(denied))
                 .exceptionHandling(handling -> handling
@@ -99,6 +108,27 @@ class SecurityConfiguration {
                 : headerOnly.convert(exchange);
     }
 
+    /**
+     * A token holds when its signature, issuer and expiry check out (Nimbus) and its user has not
+     * been suspended, deleted or had a role or password changed since it was issued.
+     */
+    private static ReactiveAuthenticationManager verifiedAndNotRevoked(ReactiveJwtDecoder decoder,
+            TokenRevocation revocation) {
+        JwtReactiveAuthenticationManager verified = new JwtReactiveAuthenticationManager(decoder);
+        verified.setJwtAuthenticationConverter(rolesFromClaim());
+        return authentication -> verified.authenticate(authentication)
+                .flatMap(token -> revocation.holds(Caller.fromToken((JwtAuthenticationToken) token))
+                        .flatMap(holds -> holds ? Mono.just(token)
+                                : Mono.error(new InvalidBearerTokenException("This token has been revoked"))));
+    }
+
+    /** Requests the firewall refuses (encoded slashes, NUL, path parameters) get a problem body too. */
+    @Bean
+    ServerExchangeRejectedHandler rejectedExchanges(ProblemWriter problems) {
+        return (exchange, rejected) -> problems.write(exchange, HttpStatus.BAD_REQUEST,
+                "The request was rejected: malformed or disallowed characters in the URL", List.of());
+    }
+
     /** {@code roles: ["USER", "ADMIN"]} becomes ROLE_USER and ROLE_ADMIN. */
     private static ReactiveJwtAuthenticationConverterAdapter rolesFromClaim() {
         JwtGrantedAuthoritiesConverter authorities = new JwtGrantedAuthoritiesConverter();
@@ -110,20 +140,22 @@ class SecurityConfiguration {
     }
 
     /**
-     * The HS256 key. Outside the dev profile a missing or short secret stops start-up: a guessable
-     * key would let anyone mint admin tokens.
+     * The HS256 key. Outside the dev profile a missing, short or placeholder secret stops start-up: a
+     * guessable key would let anyone mint admin tokens.
      */
     @Bean
     SecretKey jwtSigningKey(SecurityProperties properties, Environment environment) {
         byte[] secret = properties.jwtSecret().getBytes(StandardCharsets.UTF_8);
-        if (secret.length < MIN_SECRET_BYTES) {
-            if (!environment.matchesProfiles("dev | local")) {
+        boolean placeholder = Placeholders.looksLikePlaceholder(properties.jwtSecret());
+        if (secret.length < MIN_SECRET_BYTES || placeholder) {
+            if (!Placeholders.isDevProfile(environment)) {
                 throw new IllegalStateException("fluxgate.security.jwt-secret (environment FLUXGATE_SECURITY_JWT_SECRET) "
-                        + "must be set to at least " + MIN_SECRET_BYTES + " bytes; it is " + secret.length
-                        + " bytes. Generate one with: openssl rand -base64 48");
+                        + (placeholder ? "is an example or placeholder value"
+                                : "must be set to at least " + MIN_SECRET_BYTES + " bytes; it is " + secret.length + " bytes")
+                        + ". Generate one with: openssl rand -base64 48");
             }
-            log.warn("No JWT secret of {}+ bytes configured: using a random one for this dev run; "
-                    + "tokens will not survive a restart", MIN_SECRET_BYTES);
+            log.warn("No usable JWT secret configured: using a random one for this dev run; "
+                    + "tokens will not survive a restart");
             secret = new byte[MIN_SECRET_BYTES];
             new SecureRandom().nextBytes(secret);
         }

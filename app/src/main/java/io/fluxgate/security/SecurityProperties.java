@@ -1,31 +1,68 @@
 package io.fluxgate.security;
 
 import java.time.Duration;
-import java.util.List;
-import java.util.Locale;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 
 /**
- * Token and password settings ({@code fluxgate.security.*}, {@code FLUXGATE_SECURITY_*}).
+ * Token, password and abuse-limit settings ({@code fluxgate.security.*}, {@code FLUXGATE_SECURITY_*}).
  *
  * @param jwtSecret HS256 signing secret, at least 32 bytes; required outside the dev profile
  * @param tokenTtl how long an issued token stays valid
  * @param issuer the {@code iss} claim written and required
- * @param adminEmails users with these emails get the ADMIN role in the tokens issued at login
  * @param bcryptCost bcrypt work factor for new password hashes
+ * @param bootstrapAdmin the admin created (or reset) at start-up
+ * @param revocationCheckInterval how long a user's checked standing is trusted: suspension, deletion
+ *        and role removal stop that user's tokens within this interval (plus a second on WebSockets)
+ * @param hashing bounds of the bcrypt work queues
+ * @param throttle failed-login and registration limits
  */
 @ConfigurationProperties("fluxgate.security")
 public record SecurityProperties(
         @DefaultValue("") String jwtSecret,
         Duration tokenTtl,
         String issuer,
-        @DefaultValue List<String> adminEmails,
-        int bcryptCost) {
+        int bcryptCost,
+        @DefaultValue BootstrapAdmin bootstrapAdmin,
+        Duration revocationCheckInterval,
+        Hashing hashing,
+        Throttle throttle) {
 
-    public boolean isAdminEmail(String email) {
-        String normalized = email.strip().toLowerCase(Locale.ROOT);
-        return adminEmails.stream().anyMatch(admin -> admin.strip().toLowerCase(Locale.ROOT).equals(normalized));
+    /**
+     * @param email the bootstrap admin's address; empty for none
+     * @param password its password (from a secret), 8 to 72 bytes
+     */
+    public record BootstrapAdmin(@DefaultValue("") String email, @DefaultValue("") String password) {
+
+        public boolean configured() {
+            return !email.isBlank() || !password.isEmpty();
+        }
+
+        @Override
+        public String toString() {
+            return "BootstrapAdmin[email=" + email + ", password=[redacted]]";
+        }
+    }
+
+    /**
+     * @param queue hashes of interactive requests (login, register, a single profile) that may wait
+     *        for a hashing thread; past it requests answer 503
+     * @param bulkQueue hashes that bulk requests (user batches, profile bulk writes) may have
+     *        outstanding in all; a bulk request reserves all of its hashes before it starts, and one
+     *        that does not fit answers 503
+     */
+    public record Hashing(int queue, int bulkQueue) {
+    }
+
+    /**
+     * @param loginAttemptsPerEmail login attempts for one email within the window that did not
+     *        succeed; past it, 429 until the window ends (a success clears the count)
+     * @param loginAttemptsPerAddress the same per client address
+     * @param registrationsPerAddress registrations from one client address within the window
+     * @param window the counting window
+     */
+    public record Throttle(int loginAttemptsPerEmail, int loginAttemptsPerAddress, int registrationsPerAddress,
+            Duration window) {
     }
 }

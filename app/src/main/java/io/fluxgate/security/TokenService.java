@@ -10,13 +10,19 @@ import org.springframework.security.oauth2.jwt.JwtEncoder;
 import org.springframework.security.oauth2.jwt.JwtEncoderParameters;
 import org.springframework.stereotype.Service;
 
-/** Issues HS256 access tokens: {@code sub} is the user id, {@code roles} USER and maybe ADMIN. */
+/**
+ * Issues HS256 access tokens: {@code sub} is the user id, {@code roles} the roles the user holds in
+ * the database at login, {@code ver} its token version (see {@link TokenRevocation}).
+ */
 @Service
 public class TokenService {
 
+    public static final String USER = "USER";
+    public static final String ADMIN = "ADMIN";
+    /** Every role there is; USER is held by everyone. */
+    public static final List<String> ROLES = List.of(USER, ADMIN);
     static final String ROLES_CLAIM = "roles";
-    static final String USER = "USER";
-    static final String ADMIN = "ADMIN";
+    static final String VERSION_CLAIM = "ver";
 
     private final JwtEncoder encoder;
     private final SecurityProperties properties;
@@ -26,16 +32,16 @@ public class TokenService {
         this.properties = properties;
     }
 
-    public IssuedToken issue(long userId, String email) {
+    public IssuedToken issue(long userId, List<String> roles, long tokenVersion) {
         Instant now = Instant.now();
         Instant expiresAt = now.plus(properties.tokenTtl());
-        List<String> roles = properties.isAdminEmail(email) ? List.of(USER, ADMIN) : List.of(USER);
         JwtClaimsSet claims = JwtClaimsSet.builder()
                 .issuer(properties.issuer())
                 .subject(Long.toString(userId))
                 .issuedAt(now)
                 .expiresAt(expiresAt)
-                .claim(ROLES_CLAIM, roles)
+                .claim(ROLES_CLAIM, List.copyOf(roles))
+                .claim(VERSION_CLAIM, tokenVersion)
                 .build();
         String token = encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims))
                 .getTokenValue();

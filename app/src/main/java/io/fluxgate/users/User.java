@@ -1,6 +1,7 @@
 package io.fluxgate.users;
 
 import java.time.Instant;
+import java.util.List;
 
 /** A user as clients see it. There is deliberately no password field: hashes never leave the repository. */
 public record User(
@@ -8,6 +9,7 @@ public record User(
         String name,
         String email,
         String status,
+        List<String> roles,
         String avatar,
         String bio,
         Instant lastActive,

@@ -39,13 +39,13 @@ class UserHandler {
 
     Mono<ServerResponse> register(ServerRequest request) {
         return validator.body(request, UserRequests.Register.class)
-                .flatMap(users::register)
+                .flatMap(body -> users.register(body, request.remoteAddress().orElse(null)))
                 .flatMap(user -> ServerResponse.created(URI.create("/api/users/" + user.id())).bodyValue(user));
     }
 
     Mono<ServerResponse> login(ServerRequest request) {
         return validator.body(request, UserRequests.Login.class)
-                .flatMap(users::login)
+                .flatMap(body -> users.login(body, request.remoteAddress().orElse(null)))
                 .flatMap(result -> ServerResponse.ok().bodyValue(
                         new LoginResponse(result.token().token(), result.token().expiresAt(), result.user())));
     }
@@ -83,6 +83,13 @@ class UserHandler {
         long id = QueryParams.id(request, "id");
         return Mono.zip(Caller.of(request), validator.body(request, UserRequests.Patch.class))
                 .flatMap(both -> users.update(both.getT1(), id, both.getT2()))
+                .flatMap(user -> ServerResponse.ok().bodyValue(user));
+    }
+
+    Mono<ServerResponse> setRoles(ServerRequest request) {
+        long id = QueryParams.id(request, "id");
+        return Mono.zip(Caller.of(request), validator.body(request, UserRequests.Roles.class))
+                .flatMap(both -> users.setRoles(both.getT1(), id, both.getT2().roles()))
                 .flatMap(user -> ServerResponse.ok().bodyValue(user));
     }
 

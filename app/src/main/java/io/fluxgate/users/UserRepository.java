@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.fluxgate.db.NamedQuery;
+import io.fluxgate.security.UserStandings;
 import io.r2dbc.spi.Readable;
 
 import org.springframework.beans.factory.annotation.Qualifier;
@@ -22,7 +23,7 @@ import reactor.core.publisher.Mono;
 @Repository
 class UserRepository implements NamedQuery.Source {
 
-    private static final String COLUMNS = "id, name, email, status, avatar, bio, last_active, created_at, updated_at";
+    private static final String COLUMNS = "id, name, email, status, roles, avatar, bio, last_active, created_at, updated_at";
 
     static final String BY_EMAIL = "SELECT " + COLUMNS + " FROM users WHERE lower(email) = lower($1)";
     static final String PAGE_AFTER = "SELECT " + COLUMNS + " FROM users WHERE id > $1 ORDER BY id LIMIT $2";
@@ -69,16 +70,46 @@ class UserRepository implements NamedQuery.Source {
                 .one();
     }
 
-    /** The only query that reads a password hash; used by login alone. */
+    /** The only query that reads a password hash; used by login and the bootstrap admin alone. */
     Mono<Credentials> findCredentials(String email) {
-        return db.sql("SELECT id, password, status FROM users WHERE lower(email) = lower($1)")
+        return db.sql("SELECT id, password, status, roles, token_version FROM users WHERE lower(email) = lower($1)")
                 .bind(0, email)
                 .map(row -> new Credentials(row.get("id", Long.class), row.get("password", String.class),
-                        row.get("status", String.class)))
+                        row.get("status", String.class), roles(row), row.get("token_version", Long.class)))
                 .one();
     }
 
-    record Credentials(long id, String passwordHash, String status) {
+    record Credentials(long id, String passwordHash, String status, List<String> roles, long tokenVersion) {
+    }
+
+    /** What decides whether the user's tokens hold (see {@link io.fluxgate.security.TokenRevocation}). */
+    Mono<UserStandings.Standing> findStanding(long id) {
+        return db.sql("SELECT token_version, status FROM users WHERE id = $1")
+                .bind(0, id)
+                .map(row -> new UserStandings.Standing(row.get("token_version", Long.class),
+                        "suspended".equals(row.get("status", String.class))))
+                .one();
+    }
+
+    Mono<User> setRoles(long id, List<String> roles) {
+        return db.sql("UPDATE users SET roles = $1 WHERE id = $2 RETURNING " + COLUMNS)
+                .bind(0, roles.toArray(String[]::new)).bind(1, id)
+                .map(UserRepository::toUser)
+                .one();
+    }
+
+    /**
+     * Creates the bootstrap admin, or makes the existing user of that address an active admin with
+     * this password. One statement, so replicas starting together cannot create it twice.
+     */
+    Mono<User> upsertAdmin(String name, String email, String passwordHash) {
+        return db.sql("INSERT INTO users (name, email, password, roles) VALUES ($1, $2, $3, '{USER,ADMIN}')"
+                        + " ON CONFLICT ((lower(email))) DO UPDATE SET password = EXCLUDED.password,"
+                        + " status = 'active', roles = '{USER,ADMIN}'"
+                        + " RETURNING " + COLUMNS)
+                .bind(0, name).bind(1, email).bind(2, passwordHash)
+                .map(UserRepository::toUser)
+                .one();
     }
 
     Mono<User> touchLastActive(long id) {
@@ -225,6 +256,11 @@ class UserRepository implements NamedQuery.Source {
                         STATS_BY_STATUS, List.of()));
     }
 
+    private static List<String> roles(Readable row) {
+        String[] roles = row.get("roles", String[].class);
+        return roles == null ? List.of() : List.of(roles);
+    }
+
     private static double round2(double value) {
         return Math.round(value * 100.0) / 100.0;
     }
@@ -235,6 +271,7 @@ class UserRepository implements NamedQuery.Source {
                 row.get("name", String.class),
                 row.get("email", String.class),
                 row.get("status", String.class),
+                roles(row),
                 row.get("avatar", String.class),
                 row.get("bio", String.class),
                 row.get("last_active", Instant.class),

@@ -5,10 +5,15 @@ import io.fluxgate.web.Constraints.EmailAddressUpdate;
 import io.fluxgate.web.Constraints.NewPassword;
 import io.fluxgate.web.Constraints.PersonName;
 import io.fluxgate.web.Constraints.PersonNameUpdate;
+import java.util.List;
+
 import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 
+import static io.fluxgate.web.Constraints.INVALID_EMAIL;
+import static io.fluxgate.web.Constraints.MAX_EMAIL;
 import static io.fluxgate.web.Constraints.REDACTED;
 import static io.fluxgate.web.Constraints.normalizeEmail;
 import static io.fluxgate.web.Constraints.trim;
@@ -38,9 +43,14 @@ final class UserRequests {
         }
     }
 
+    /** Lengths are bounded so a login costs the same whatever a client sends. */
     record Login(
-            @NotBlank(message = "Email is required") String email,
-            @NotBlank(message = "Password is required") String password) {
+            @NotBlank(message = "Email is required")
+            @Size(max = MAX_EMAIL, message = INVALID_EMAIL)
+            String email,
+            @NotBlank(message = "Password is required")
+            @Size(max = 1024, message = "Password is too long")
+            String password) {
 
         Login {
             email = normalizeEmail(email);
@@ -80,5 +90,13 @@ final class UserRequests {
         boolean isEmpty() {
             return name == null && email == null && avatar == null && bio == null && status == null;
         }
+    }
+
+    /** {@code PUT /api/users/{id}/roles}: the roles the user should hold (USER is always kept). */
+    record Roles(
+            @NotNull(message = "Roles are required")
+            @Size(max = 10, message = "At most 10 roles")
+            List<@NotNull(message = "A role cannot be null")
+                 @Pattern(regexp = "USER|ADMIN", message = "Role must be one of USER, ADMIN") String> roles) {
     }
 }

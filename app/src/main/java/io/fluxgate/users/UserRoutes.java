@@ -30,6 +30,7 @@ class UserRoutes {
                         .POST("/batch", users::importBatch)
                         .GET("/{id}", users::get)
                         .PATCH("/{id}", users::update)
+                        .PUT("/{id}/roles", users::setRoles)
                         .DELETE("/{id}", users::delete))
                 .build();
     }

@@ -1,5 +1,6 @@
 package io.fluxgate.users;
 
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -9,8 +10,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import io.fluxgate.security.AbuseThrottle;
 import io.fluxgate.security.Caller;
 import io.fluxgate.security.PasswordHasher;
+import io.fluxgate.security.TokenRevocation;
 import io.fluxgate.security.TokenService;
 import io.fluxgate.web.ApiException;
 import io.fluxgate.web.Constraints;
@@ -29,48 +32,61 @@ public class UserService {
 
     static final List<String> STATUSES = List.of("active", "inactive", "suspended");
     static final Duration ACTIVE_WINDOW = Duration.ofDays(30);
-    /** Hashing runs this many passwords at once; the hasher's own pool bounds the CPU they take. */
-    private static final int HASH_CONCURRENCY = 16;
     /** Stands in for an unknown email: no hash, so the password check runs the decoy and fails. */
-    private static final UserRepository.Credentials UNKNOWN = new UserRepository.Credentials(0, null, null);
+    private static final UserRepository.Credentials UNKNOWN =
+            new UserRepository.Credentials(0, null, null, List.of(), 0);
 
     private final UserRepository users;
     private final PasswordHasher passwords;
     private final TokenService tokens;
     private final TransactionalOperator transactions;
     private final UserCache cache;
+    private final TokenRevocation revocation;
+    private final AbuseThrottle throttle;
 
     UserService(UserRepository users, PasswordHasher passwords, TokenService tokens,
-            ReactiveTransactionManager transactionManager, UserCache cache) {
+            ReactiveTransactionManager transactionManager, UserCache cache, TokenRevocation revocation,
+            AbuseThrottle throttle) {
         this.users = users;
+        this.throttle = throttle;
         this.cache = cache;
+        this.revocation = revocation;
         this.passwords = passwords;
         this.tokens = tokens;
         this.transactions = TransactionalOperator.create(transactionManager);
     }
 
-    Mono<User> register(UserRequests.Register request) {
-        return passwords.hash(request.password())
+    /** Registrations per client address are limited before any hashing (see {@link AbuseThrottle}). */
+    Mono<User> register(UserRequests.Register request, InetSocketAddress client) {
+        return throttle.registration(client)
+                .then(Mono.defer(() -> passwords.hash(request.password())))
                 .flatMap(hash -> users.insert(request.name(), request.email(), hash))
                 .onErrorMap(DuplicateKeyException.class, e -> emailTaken("email"));
     }
 
-    /** The same 401 whether the email is unknown or the password wrong, and about the same time. */
     /** Records that users were active (from the write-behind queue), in one statement. */
     Mono<Long> recordActivity(Map<Long, Instant> lastSeen) {
         return users.recordActivity(lastSeen.keySet().toArray(Long[]::new), lastSeen.values().toArray(Instant[]::new));
     }
 
-    Mono<LoginResult> login(UserRequests.Login request) {
-        return users.findCredentials(request.email())
+    /**
+     * The same 401 whether the email is unknown or the password wrong, and about the same time. The
+     * token carries the roles and token version the database holds now. Attempts per email and per
+     * client address are limited (429) before the password is checked.
+     */
+    Mono<LoginResult> login(UserRequests.Login request, InetSocketAddress client) {
+        return throttle.loginAttempt(request.email(), client)
+                .then(Mono.defer(() -> users.findCredentials(request.email())))
                 .defaultIfEmpty(UNKNOWN)
                 .flatMap(credentials -> passwords.matches(request.password(), credentials.passwordHash())
                         .filter(Boolean::booleanValue)
                         .switchIfEmpty(Mono.error(() -> ApiException.unauthorized("Invalid credentials")))
                         .then(Mono.defer(() -> "suspended".equals(credentials.status())
                                 ? Mono.error(ApiException.forbidden("This account is suspended"))
-                                : users.touchLastActive(credentials.id()))))
-                .map(user -> new LoginResult(tokens.issue(user.id(), user.email()), user));
+                                : users.touchLastActive(credentials.id())))
+                        .map(user -> new LoginResult(tokens.issue(user.id(), user.roles(), credentials.tokenVersion()),
+                                user)))
+                .flatMap(result -> throttle.loginSucceeded(request.email(), client).thenReturn(result));
     }
 
     record LoginResult(TokenService.IssuedToken token, User user) {
@@ -126,6 +142,7 @@ public class UserService {
         Mono<String> oldEmail = patch.email() == null ? Mono.just("")
                 : users.findById(id).map(User::email).defaultIfEmpty("");
         return oldEmail.flatMap(previous -> users.update(id, patch)
+                        .doOnNext(user -> revocation.forget(id))
                         .flatMap(user -> cache.evict(id, user.email(), previous).thenReturn(user)))
                 .switchIfEmpty(Mono.error(() -> ApiException.notFound("User not found")))
                 .onErrorMap(DuplicateKeyException.class, e -> emailTaken("email"));
@@ -137,7 +154,29 @@ public class UserService {
         }
         return users.delete(id)
                 .switchIfEmpty(Mono.error(() -> ApiException.notFound("User not found")))
+                .doOnNext(email -> revocation.forget(id))
                 .flatMap(email -> cache.evict(id, email));
+    }
+
+    /**
+     * Sets a user's roles (USER is always kept). Only admins may, and an admin cannot take its own
+     * ADMIN role away, so the last admin cannot lock everyone out by accident. Taking a role away
+     * revokes the user's tokens (the database bumps its token version).
+     */
+    Mono<User> setRoles(Caller caller, long id, List<String> requested) {
+        if (!caller.admin()) {
+            return Mono.error(ApiException.forbidden("Only admins may change roles"));
+        }
+        List<String> roles = TokenService.ROLES.stream()
+                .filter(role -> role.equals(TokenService.USER) || requested.contains(role))
+                .toList();
+        if (caller.id() == id && !roles.contains(TokenService.ADMIN)) {
+            return Mono.error(ApiException.conflict("An admin cannot remove its own ADMIN role"));
+        }
+        return users.setRoles(id, roles)
+                .switchIfEmpty(Mono.error(() -> ApiException.notFound("User not found")))
+                .doOnNext(user -> revocation.forget(id))
+                .flatMap(user -> cache.evict(id, user.email()).thenReturn(user));
     }
 
     /**
@@ -152,10 +191,14 @@ public class UserService {
         List<String> emails = rows.stream().map(UserRequests.Register::email).toList();
         return users.existingEmails(emails).collectList()
                 .flatMap(taken -> taken.isEmpty() ? Mono.empty() : Mono.error(alreadyRegistered(emails, taken)))
-                .thenMany(Flux.fromIterable(rows)
-                        .flatMapSequential(row -> passwords.hash(row.password())
-                                .map(hash -> new UserRepository.NewUser(row.name(), row.email(), hash)), HASH_CONCURRENCY))
-                .collectList()
+                .then(passwords.hashAll(rows.stream().map(UserRequests.Register::password).toList()))
+                .map(hashes -> {
+                    List<UserRepository.NewUser> newUsers = new ArrayList<>(rows.size());
+                    for (int i = 0; i < rows.size(); i++) {
+                        newUsers.add(new UserRepository.NewUser(rows.get(i).name(), rows.get(i).email(), hashes.get(i)));
+                    }
+                    return newUsers;
+                })
                 .flatMap(newUsers -> users.insertAll(newUsers).as(transactions::transactional))
                 .onErrorMap(DuplicateKeyException.class, e -> emailTaken("email"));
     }

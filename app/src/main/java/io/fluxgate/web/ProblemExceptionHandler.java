@@ -1,6 +1,8 @@
 package io.fluxgate.web;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
 import io.r2dbc.spi.R2dbcNonTransientResourceException;
@@ -17,6 +19,8 @@ import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.dao.QueryTimeoutException;
 import org.springframework.dao.TransientDataAccessResourceException;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.security.access.AccessDeniedException;
 import org.springframework.security.core.AuthenticationException;
@@ -38,6 +42,15 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
 
     private static final Logger log = LoggerFactory.getLogger(ProblemExceptionHandler.class);
 
+    private static final Duration DATABASE_RETRY_AFTER = Duration.ofSeconds(5);
+    /** What a framework-raised status says to clients, instead of its reason text. */
+    private static final Map<HttpStatus, String> FRAMEWORK_DETAILS = Map.of(
+            HttpStatus.NOT_FOUND, "No such resource",
+            HttpStatus.METHOD_NOT_ALLOWED, "This method is not allowed here",
+            HttpStatus.NOT_ACCEPTABLE, "No acceptable representation; this API answers application/json",
+            HttpStatus.UNSUPPORTED_MEDIA_TYPE, "Unsupported content type; send application/json",
+            HttpStatus.BAD_REQUEST, "Bad request");
+
     private final ProblemWriter problems;
 
     public ProblemExceptionHandler(ProblemWriter problems) {
@@ -50,15 +63,23 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
             return Mono.error(ex);
         }
         if (ex instanceof ApiException api) {
+            if (api.retryAfter() != null) {
+                retryAfter(exchange, api.retryAfter());
+            }
             return problems.write(exchange, api.status(), api.getMessage(), api.errors());
+        }
+        if (causeOf(ex, DataBufferLimitException.class) != null) {
+            log.info("Request body over the limit refused: {} {}", exchange.getRequest().getMethod(),
+                    exchange.getRequest().getPath());
+            return problems.write(exchange, HttpStatus.CONTENT_TOO_LARGE, RequestSizeLimit.DETAIL, List.of());
         }
         if (ex instanceof ServerWebInputException input) {
             return badInput(exchange, input);
         }
         if (ex instanceof ResponseStatusException status) {
+            // The framework's reasons name Java types and echo URLs: say only what the status means.
             HttpStatus code = HttpStatus.valueOf(status.getStatusCode().value());
-            return problems.write(exchange, code, status.getReason() != null ? status.getReason() : code.getReasonPhrase(),
-                    List.of());
+            return problems.write(exchange, code, FRAMEWORK_DETAILS.getOrDefault(code, code.getReasonPhrase()), List.of());
         }
         if (ex instanceof AuthenticationException) {
             return problems.write(exchange, HttpStatus.UNAUTHORIZED, "Authentication required", List.of());
@@ -69,7 +90,7 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
         if (isDatabaseUnavailable(ex)) {
             log.warn("Database unavailable for {} {}: {}", exchange.getRequest().getMethod(),
                     exchange.getRequest().getPath(), ex.toString());
-            exchange.getResponse().getHeaders().set("Retry-After", "5");
+            retryAfter(exchange, DATABASE_RETRY_AFTER);
             return problems.write(exchange, HttpStatus.SERVICE_UNAVAILABLE,
                     "The database is unavailable; try again shortly", List.of());
         }
@@ -78,6 +99,11 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
         }
         log.error("Unhandled failure on {} {}", exchange.getRequest().getMethod(), exchange.getRequest().getPath(), ex);
         return problems.write(exchange, HttpStatus.INTERNAL_SERVER_ERROR, "Internal server error", List.of());
+    }
+
+    private static void retryAfter(ServerWebExchange exchange, Duration after) {
+        long seconds = Math.max(1, (after.toMillis() + 999) / 1000);
+        exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(seconds));
     }
 
     private Mono<Void> badInput(ServerWebExchange exchange, ServerWebInputException input) {

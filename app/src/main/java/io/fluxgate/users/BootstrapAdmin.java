@@ -1,0 +1,89 @@
+package io.fluxgate.users;
+
+import java.time.Duration;
+
+import java.nio.charset.StandardCharsets;
+
+import io.fluxgate.security.PasswordHasher;
+import io.fluxgate.security.Placeholders;
+import io.fluxgate.security.SecurityProperties;
+import io.fluxgate.web.Constraints;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
+
+import org.springframework.boot.ApplicationArguments;
+import org.springframework.boot.ApplicationRunner;
+import org.springframework.core.env.Environment;
+import org.springframework.stereotype.Component;
+
+/**
+ * The bootstrap admin ({@code fluxgate.security.bootstrap-admin.*}): at start-up, before readiness
+ * turns UP, the user of that address is created with the ADMIN role, or reset to that password, the
+ * ADMIN role and active status. Nothing is written when it already is all of that, so restarts leave
+ * no trace in the change stream.
+ */
+@Component
+class BootstrapAdmin implements ApplicationRunner {
+
+    private static final Logger log = LoggerFactory.getLogger(BootstrapAdmin.class);
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    static final String NAME = "Administrator";
+
+    private final SecurityProperties.BootstrapAdmin settings;
+    private final UserRepository users;
+    private final PasswordHasher passwords;
+    private final UserCache cache;
+    private final Environment environment;
+
+    BootstrapAdmin(SecurityProperties properties, UserRepository users, PasswordHasher passwords, UserCache cache,
+            Environment environment) {
+        this.settings = properties.bootstrapAdmin();
+        this.users = users;
+        this.passwords = passwords;
+        this.cache = cache;
+        this.environment = environment;
+    }
+
+    @Override
+    public void run(ApplicationArguments args) {
+        if (!settings.configured()) {
+            return;
+        }
+        String email = Constraints.normalizeEmail(settings.email());
+        String problem = problemWith(email, settings.password());
+        if (problem != null) {
+            throw new IllegalStateException("fluxgate.security.bootstrap-admin (FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_EMAIL, "
+                    + "FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD): " + problem);
+        }
+        ensure(email, settings.password()).block(TIMEOUT);
+    }
+
+    /** What is wrong with the configured admin, or null. */
+    private String problemWith(String email, String password) {
+        if (email == null || !Constraints.isEmailAddress(email)) {
+            return "the email is missing or not a valid address";
+        }
+        int bytes = password.getBytes(StandardCharsets.UTF_8).length;
+        if (password.length() < 8 || bytes > 72) {
+            return "the password must be 8 to 72 bytes";
+        }
+        if (Placeholders.looksLikePlaceholder(password) && !Placeholders.isDevProfile(environment)) {
+            return "the password is an example or placeholder value; set a real one from a secret";
+        }
+        return null;
+    }
+
+    Mono<Void> ensure(String email, String password) {
+        return users.findCredentials(email)
+                .flatMap(existing -> passwords.matches(password, existing.passwordHash())
+                        .map(same -> same && existing.roles().contains("ADMIN") && "active".equals(existing.status())))
+                .defaultIfEmpty(false)
+                .flatMap(current -> current ? Mono.fromRunnable(() -> log.info("Bootstrap admin {} is in place", email))
+                        : passwords.hash(password)
+                                .flatMap(hash -> users.upsertAdmin(NAME, email, hash))
+                                .doOnNext(admin -> log.info("Bootstrap admin {} (user {}) created or reset", email, admin.id()))
+                                .flatMap(admin -> cache.evict(admin.id(), email)))
+                .then();
+    }
+}
