@@ -146,13 +146,13 @@ class SecurityConfiguration {
     @Bean
     SecretKey jwtSigningKey(SecurityProperties properties, Environment environment) {
         byte[] secret = properties.jwtSecret().getBytes(StandardCharsets.UTF_8);
-        boolean placeholder = Placeholders.looksLikePlaceholder(properties.jwtSecret());
-        if (secret.length < MIN_SECRET_BYTES || placeholder) {
+        String problem = secret.length < MIN_SECRET_BYTES
+                ? "must be set to at least " + MIN_SECRET_BYTES + " bytes; it is " + secret.length + " bytes"
+                : Placeholders.looksLikePlaceholder(properties.jwtSecret()) ? "is an example or placeholder value" : null;
+        if (problem != null) {
             if (!Placeholders.isDevProfile(environment)) {
                 throw new IllegalStateException("fluxgate.security.jwt-secret (environment FLUXGATE_SECURITY_JWT_SECRET) "
-                        + (placeholder ? "is an example or placeholder value"
-                                : "must be set to at least " + MIN_SECRET_BYTES + " bytes; it is " + secret.length + " bytes")
-                        + ". Generate one with: openssl rand -base64 48");
+                        + problem + ". Generate one with: openssl rand -base64 48");
             }
             log.warn("No usable JWT secret configured: using a random one for this dev run; "
                     + "tokens will not survive a restart");

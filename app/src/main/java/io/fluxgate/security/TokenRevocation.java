@@ -7,6 +7,7 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import reactor.core.publisher.Mono;
 
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 /**
@@ -22,6 +23,7 @@ public class TokenRevocation {
     private final UserStandings standings;
     private final AsyncCache<Long, Optional<UserStandings.Standing>> cache;
 
+    @Autowired
     public TokenRevocation(UserStandings standings, SecurityProperties properties) {
         this(standings, properties.revocationCheckInterval());
     }

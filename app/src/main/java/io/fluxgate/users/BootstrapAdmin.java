@@ -10,8 +10,11 @@ import io.fluxgate.security.SecurityProperties;
 import io.fluxgate.web.Constraints;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
+import reactor.util.retry.Retry;
 
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.ApplicationArguments;
 import org.springframework.boot.ApplicationRunner;
 import org.springframework.core.env.Environment;
@@ -21,13 +24,14 @@ import org.springframework.stereotype.Component;
  * The bootstrap admin ({@code fluxgate.security.bootstrap-admin.*}): at start-up, before readiness
  * turns UP, the user of that address is created with the ADMIN role, or reset to that password, the
  * ADMIN role and active status. Nothing is written when it already is all of that, so restarts leave
- * no trace in the change stream.
+ * no trace in the change stream. A configuration that is wrong stops start-up; a database that is not
+ * there yet does not: the service starts (not ready) and keeps trying in the background.
  */
 @Component
-class BootstrapAdmin implements ApplicationRunner {
+class BootstrapAdmin implements ApplicationRunner, DisposableBean {
 
     private static final Logger log = LoggerFactory.getLogger(BootstrapAdmin.class);
-    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration FIRST_TRY = Duration.ofSeconds(15);
     static final String NAME = "Administrator";
 
     private final SecurityProperties.BootstrapAdmin settings;
@@ -35,6 +39,7 @@ class BootstrapAdmin implements ApplicationRunner {
     private final PasswordHasher passwords;
     private final UserCache cache;
     private final Environment environment;
+    private volatile Disposable retrying;
 
     BootstrapAdmin(SecurityProperties properties, UserRepository users, PasswordHasher passwords, UserCache cache,
             Environment environment) {
@@ -56,7 +61,22 @@ class BootstrapAdmin implements ApplicationRunner {
             throw new IllegalStateException("fluxgate.security.bootstrap-admin (FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_EMAIL, "
                     + "FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD): " + problem);
         }
-        ensure(email, settings.password()).block(TIMEOUT);
+        Mono<Void> attempt = ensure(email, settings.password());
+        try {
+            attempt.block(FIRST_TRY);
+        } catch (RuntimeException notYet) {
+            log.warn("Bootstrap admin {} not in place yet ({}); retrying in the background", email, notYet.toString());
+            retrying = attempt.retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofSeconds(1)).maxBackoff(Duration.ofSeconds(30)))
+                    .subscribe(done -> { }, failed -> log.error("Bootstrap admin {} could not be set up", email, failed));
+        }
+    }
+
+    @Override
+    public void destroy() {
+        Disposable pending = retrying;
+        if (pending != null) {
+            pending.dispose();
+        }
     }
 
     /** What is wrong with the configured admin, or null. */

@@ -14,7 +14,7 @@ class ChangeHubTest {
 
     private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(new SimpleMeterRegistry()),
             new ChangeStreamProperties(16, 500, 4, Duration.ofSeconds(30), Duration.ofSeconds(5),
-                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1)));
+                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200));
 
     private static ChangeEvent event(long commitSeq, long id) {
         return new ChangeEvent(new Position(commitSeq, id), Channels.POSTS, "posts", new long[0], Instant.now(),

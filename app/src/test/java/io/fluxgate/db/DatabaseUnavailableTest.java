@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import io.fluxgate.security.TokenService;
@@ -47,7 +48,7 @@ class DatabaseUnavailableTest {
 
         @Test
         void readsAnswer503WithinTheAcquireTimeout() {
-            String token = tokens.issue(1, "someone@example.com").token();
+            String token = tokens.issue(1, List.of("USER"), 0).token();
             long started = System.nanoTime();
             client.get().uri("/api/users/{id}", 1_000_000 + (int) (Math.random() * 1_000_000)).header(HttpHeaders.AUTHORIZATION, "Bearer " + token)
                     .exchange()

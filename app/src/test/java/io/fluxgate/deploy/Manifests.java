@@ -29,10 +29,21 @@ final class Manifests {
         this.documents = documents;
     }
 
+    /**
+     * Renders an overlay from a copy of {@code k8s/}, with the dev overlay's secrets freshly generated
+     * there by its own script (as a newcomer would), so no secret of this checkout is read or written.
+     */
     static Manifests render(String overlay) {
         requireKubectl();
         try {
-            Process kubectl = new ProcessBuilder("kubectl", "kustomize", K8S.resolve("overlays").resolve(overlay).toString())
+            Path copy = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "k8s-");
+            copyTree(K8S, copy);
+            Process generate = new ProcessBuilder("bash", copy.resolve("overlays/dev/generate-secrets.sh").toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!generate.waitFor(60, TimeUnit.SECONDS) || generate.exitValue() != 0) {
+                throw new IllegalStateException("generate-secrets.sh failed");
+            }
+            Process kubectl = new ProcessBuilder("kubectl", "kustomize", copy.resolve("overlays").resolve(overlay).toString())
                     .redirectError(ProcessBuilder.Redirect.DISCARD)
                     .start();
             String yaml = new String(kubectl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -51,6 +62,23 @@ final class Manifests {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (java.util.stream.Stream<Path> tree = Files.walk(from)) {
+            for (Path source : tree.toList()) {
+                Path relative = from.relativize(source);
+                if (relative.startsWith(Path.of("overlays", "dev", "secrets"))) {
+                    continue;
+                }
+                Path target = to.resolve(relative.toString());
+                if (Files.isDirectory(source)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(source, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
         }
     }
 
@@ -86,9 +114,20 @@ final class Manifests {
     Map<String, String> podEnvironment() {
         Map<String, String> env = new LinkedHashMap<>();
         strings(path(configMap(), "data")).forEach(env::put);
-        all("Secret").stream().filter(secret -> "fluxgate-secrets".equals(path(secret, "metadata.name")))
-                .forEach(secret -> strings(path(secret, "stringData")).forEach(env::put));
+        env.putAll(secret());
         return env;
+    }
+
+    /** The values of the Secret {@code fluxgate-secrets}, decoded; empty when none is rendered. */
+    Map<String, String> secret() {
+        Map<String, String> values = new LinkedHashMap<>();
+        all("Secret").stream().filter(secret -> "fluxgate-secrets".equals(path(secret, "metadata.name")))
+                .forEach(secret -> {
+                    strings(path(secret, "data")).forEach((key, encoded) -> values.put(key,
+                            new String(java.util.Base64.getDecoder().decode(encoded), StandardCharsets.UTF_8)));
+                    strings(path(secret, "stringData")).forEach(values::put);
+                });
+        return values;
     }
 
     /** A dotted path into nested maps; list elements by index ({@code containers.0.name}). */

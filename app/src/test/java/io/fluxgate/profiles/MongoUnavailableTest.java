@@ -3,9 +3,11 @@ package io.fluxgate.profiles;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import io.fluxgate.security.TokenService;
+import io.fluxgate.support.LocalPostgres;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.beans.factory.annotation.Autowired;
@@ -20,9 +22,12 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** MongoDB out of reach: profile requests answer 503 within the server-selection timeout, never hang. */
+/**
+ * MongoDB out of reach, PostgreSQL up (so the caller's token is checked as usual): profile requests
+ * answer 503 within the server-selection timeout, never hang.
+ */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = {"spring.flyway.enabled=false", "fluxgate.mongo.server-selection-timeout=1s"})
+        properties = "fluxgate.mongo.server-selection-timeout=1s")
 @AutoConfigureWebTestClient(timeout = "10s")
 @ActiveProfiles("test")
 class MongoUnavailableTest {
@@ -35,7 +40,8 @@ class MongoUnavailableTest {
         }
         int closed = port;
         registry.add("spring.mongodb.uri", () -> "mongodb://127.0.0.1:" + closed + "/fluxgate");
-        registry.add("fluxgate.db.port", () -> closed);
+        LocalPostgres postgres = LocalPostgres.fromEnvironment();
+        postgres.propertiesFor(postgres.throwawayDatabase()).accept(registry);
     }
 
     @Autowired
@@ -46,7 +52,11 @@ class MongoUnavailableTest {
 
     @Test
     void readsAndWritesAnswer503Promptly() {
-        String bearer = "Bearer " + tokens.issue(1, "someone@example.com").token();
+        long userId = client.post().uri("/api/auth/register").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("name", "Mongo Less", "email", "mongo-less@example.com", "password", "password123"))
+                .exchange().expectStatus().isCreated()
+                .expectBody(tools.jackson.databind.JsonNode.class).returnResult().getResponseBody().path("id").asLong();
+        String bearer = "Bearer " + tokens.issue(userId, List.of("USER"), 0).token();
         long started = System.nanoTime();
         client.get().uri("/api/profiles/0123456789abcdef01234567").header(HttpHeaders.AUTHORIZATION, bearer)
                 .exchange()

@@ -41,7 +41,7 @@ class ProfileApiTest extends IntegrationTest {
     @LocalServerPort
     int port;
 
-    record View(String id, String name, String email, String status, String fullProfile, JsonNode profile,
+    record View(String id, Long ownerId, String name, String email, String status, JsonNode fullProfile, JsonNode profile,
             JsonNode preferences, String lastActive, String createdAt, String updatedAt, JsonNode location,
             int posts, int followers) {
     }
@@ -95,7 +95,12 @@ class ProfileApiTest extends IntegrationTest {
         assertThat(view.preferences().path("theme").asString()).isEqualTo("auto");
         assertThat(view.preferences().path("notifications").path("email").asBoolean()).isTrue();
         assertThat(view.preferences().path("notifications").path("push").asBoolean()).isTrue();
-        assertThat(view.fullProfile()).isEqualTo("Grace <" + view.email() + ">");
+        // The seed's virtual: {name, email, avatar, bio}.
+        assertThat(view.fullProfile().path("name").asString()).isEqualTo("Grace");
+        assertThat(view.fullProfile().path("email").asString()).isEqualTo(view.email());
+        assertThat(view.fullProfile().has("avatar")).isTrue();
+        assertThat(view.fullProfile().has("bio")).isTrue();
+        assertThat(view.ownerId()).isEqualTo(caller().id());
         assertThat(view.createdAt()).isNotNull();
         assertThat(view.lastActive()).isNotNull();
 
@@ -327,7 +332,9 @@ class ProfileApiTest extends IntegrationTest {
                 Map.of("op", "insert", "profile", profile("Bulk Two", uniqueEmail("bulk-2"))),
                 Map.of("op", "update", "id", toUpdate.id(), "set", Map.of("name", "Bulk Updated")),
                 Map.of("op", "delete", "id", toDelete.id()));
-        post("/api/profiles/bulk", operations).expectStatus().isOk()
+        client.post().uri("/api/profiles/bulk").header(HttpHeaders.AUTHORIZATION, admin().bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(operations).exchange()
+                .expectStatus().isOk()
                 .expectBody()
                 .jsonPath("$.insertedCount").isEqualTo(2)
                 .jsonPath("$.matchedCount").isEqualTo(1)
@@ -337,7 +344,53 @@ class ProfileApiTest extends IntegrationTest {
         getting("/api/profiles/{id}", toUpdate.id()).expectStatus().isOk()
                 .expectBody().jsonPath("$.name").isEqualTo("Bulk Updated");
         getting("/api/profiles/{id}", toDelete.id()).expectStatus().isNotFound();
-        post("/api/profiles/bulk", List.of(Map.of("op", "update", "id", "bad"))).expectStatus().isBadRequest();
+        client.post().uri("/api/profiles/bulk").header(HttpHeaders.AUTHORIZATION, admin().bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(List.of(Map.of("op", "update", "id", "bad")))
+                .exchange().expectStatus().isBadRequest();
+    }
+
+    @Test
+    void bulkWritesAreForAdminsOnly() {
+        View someoneElses = create(profile("Not Yours", uniqueEmail("not-yours")));
+        Account stranger = newUser("Bulk Stranger");
+        client.post().uri("/api/profiles/bulk").header(HttpHeaders.AUTHORIZATION, stranger.bearer())
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(List.of(Map.of("op", "delete", "id", someoneElses.id())))
+                .exchange().expectStatus().isForbidden();
+        getting("/api/profiles/{id}", someoneElses.id()).expectStatus().isOk();
+    }
+
+    @Test
+    void onlyTheOwnerOrAnAdminChangesOrDeletesAProfile() {
+        View mine = create(profile("Owned", uniqueEmail("owned")));
+        Account stranger = newUser("Stranger");
+        for (Map<String, Object> patch : List.<Map<String, Object>>of(Map.of("status", "suspended"),
+                Map.of("password", "taken-over-1"), Map.of("name", "Hijacked"))) {
+            client.patch().uri("/api/profiles/{id}", mine.id()).header(HttpHeaders.AUTHORIZATION, stranger.bearer())
+                    .contentType(MediaType.APPLICATION_JSON).bodyValue(patch).exchange()
+                    .expectStatus().isForbidden()
+                    .expectHeader().contentType(MediaType.APPLICATION_PROBLEM_JSON);
+        }
+        client.delete().uri("/api/profiles/{id}", mine.id()).header(HttpHeaders.AUTHORIZATION, stranger.bearer())
+                .exchange().expectStatus().isForbidden();
+        View unchanged = getting("/api/profiles/{id}", mine.id()).expectStatus().isOk().expectBody(View.class)
+                .returnResult().getResponseBody();
+        assertThat(unchanged.name()).isEqualTo("Owned");
+        assertThat(unchanged.status()).isEqualTo("active");
+        String hash = mongo.findById(new org.bson.types.ObjectId(mine.id()), Document.class, "profiles").block()
+                .getString("password");
+        assertThat(BCrypt.checkpw(PASSWORD, hash)).isTrue();
+
+        client.patch().uri("/api/profiles/{id}", mine.id()).header(HttpHeaders.AUTHORIZATION, caller().bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("name", "Still Mine")).exchange()
+                .expectStatus().isOk();
+        client.patch().uri("/api/profiles/{id}", mine.id()).header(HttpHeaders.AUTHORIZATION, admin().bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("status", "inactive")).exchange()
+                .expectStatus().isOk();
+        client.delete().uri("/api/profiles/{id}", "0123456789abcdef01234567")
+                .header(HttpHeaders.AUTHORIZATION, stranger.bearer()).exchange().expectStatus().isNotFound();
+        client.delete().uri("/api/profiles/{id}", mine.id()).header(HttpHeaders.AUTHORIZATION, admin().bearer())
+                .exchange().expectStatus().isNoContent();
     }
 
     @Test

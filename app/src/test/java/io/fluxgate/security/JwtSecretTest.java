@@ -21,7 +21,10 @@ class JwtSecretTest {
     private final SecurityConfiguration configuration = new SecurityConfiguration();
 
     private static SecurityProperties withSecret(String secret) {
-        return new SecurityProperties(secret, java.time.Duration.ofHours(1), "fluxgate", List.of(), 4);
+        return new SecurityProperties(secret, java.time.Duration.ofHours(1), "fluxgate", 4,
+                new SecurityProperties.BootstrapAdmin("", ""), java.time.Duration.ofSeconds(2),
+                new SecurityProperties.Hashing(64, 1000),
+                new SecurityProperties.Throttle(10, 100, 30, java.time.Duration.ofMinutes(15)));
     }
 
     @Test
@@ -30,6 +33,23 @@ class JwtSecretTest {
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("FLUXGATE_SECURITY_JWT_SECRET")
                 .hasMessageContaining("at least 32 bytes");
+    }
+
+    /** The Kubernetes example Secret's value is 38 bytes long: length alone let it through. */
+    @Test
+    void placeholderSecretsStopStartUpOutsideDev() {
+        for (String placeholder : List.of("REPLACE_ME-with-openssl-rand-base64-48", "changeme-changeme-changeme-changeme!",
+                "my-example-jwt-secret-0123456789abcdef", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")) {
+            assertThatThrownBy(() -> configuration.jwtSigningKey(withSecret(placeholder), new MockEnvironment()))
+                    .as(placeholder)
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("placeholder");
+        }
+        MockEnvironment dev = new MockEnvironment();
+        dev.setActiveProfiles("dev");
+        assertThat(configuration.jwtSigningKey(withSecret("REPLACE_ME-with-openssl-rand-base64-48"), dev).getEncoded())
+                .as("dev replaces a placeholder with a random key").hasSize(32)
+                .isNotEqualTo("REPLACE_ME-with-openssl-rand-base64-48".getBytes());
     }
 
     @Test
@@ -65,5 +85,7 @@ class JwtSecretTest {
         SecurityProperties defaults = Binder.get(environment).bind("fluxgate.security", SecurityProperties.class).get();
         assertThat(defaults.bcryptCost()).isEqualTo(12);
         assertThat(defaults.tokenTtl()).hasHours(1);
+        assertThat(defaults.bootstrapAdmin().configured()).isFalse();
+        assertThat(defaults.revocationCheckInterval()).isLessThanOrEqualTo(java.time.Duration.ofSeconds(4));
     }
 }

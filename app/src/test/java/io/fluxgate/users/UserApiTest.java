@@ -22,7 +22,7 @@ class UserApiTest extends IntegrationTest {
     @Autowired
     DatabaseClient db;
 
-    record UserJson(long id, String name, String email, String status, String avatar, String bio,
+    record UserJson(long id, String name, String email, String status, List<String> roles, String avatar, String bio,
             String lastActive, String createdAt, String updatedAt) {
     }
 
