@@ -159,7 +159,7 @@ class AccountService {
         outcomes.get(outcome).increment();
     }
 
-    private static boolean hasSqlState(Throwable error, Set<String> states) {
+    static boolean hasSqlState(Throwable error, Set<String> states) {
         for (Throwable t = error; t != null && t.getCause() != t; t = t.getCause()) {
             // A failure may carry no SQL state at all (a pool timeout, a dropped connection).
             if (t instanceof R2dbcException r2dbc && r2dbc.getSqlState() != null && states.contains(r2dbc.getSqlState())) {

@@ -21,9 +21,12 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.reactive.function.client.WebClient;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.netty.http.client.HttpClient;
+import reactor.netty.resources.ConnectionProvider;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -269,6 +272,46 @@ class TransferApiTest extends IntegrationTest {
                     .bind(0, account.id()).map(row -> row.get("net", BigDecimal.class)).one().block();
             assertThat(balance(account)).isEqualByComparingTo(recorded);
         }
+    }
+
+    /**
+     * 200 transfers at once between the same two accounts, each on its own connection: every one
+     * waits on the same two row locks. They queue (in memory, not on the pool) and all complete; none
+     * answers 500, and the money adds up.
+     */
+    @Test
+    void aBurstOfOppositeTransfersBetweenTwoAccountsQueuesAndAllComplete() {
+        Account a = withAccount("Burst A", "1000.00");
+        Account b = withAccount("Burst B", "1000.00");
+        WebClient burst = WebClient.builder()
+                .clientConnector(new ReactorClientHttpConnector(HttpClient.create(
+                        ConnectionProvider.builder("burst").maxConnections(250).pendingAcquireMaxCount(-1).build())))
+                .baseUrl("http://localhost:" + port).build();
+        Map<Integer, Integer> statuses = new ConcurrentHashMap<>();
+        Flux.range(0, 200)
+                .flatMap(i -> {
+                    Account from = i % 2 == 0 ? a : b;
+                    Account to = i % 2 == 0 ? b : a;
+                    return burst.post().uri("/api/transfers").header(HttpHeaders.AUTHORIZATION, from.bearer())
+                            .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("toUserId", to.id(), "amount", "1.00"))
+                            .exchangeToMono(response -> response.releaseBody().thenReturn(response.statusCode().value()));
+                }, 200)
+                .doOnNext(status -> statuses.merge(status, 1, Integer::sum))
+                .blockLast(java.time.Duration.ofSeconds(120));
+        assertThat(statuses).as("statuses of the burst").isEqualTo(Map.of(201, 200));
+        assertThat(balance(a).add(balance(b))).isEqualByComparingTo("2000.00");
+        assertThat(balance(a)).isEqualByComparingTo("1000.00");
+    }
+
+    /** A failure without any SQL state (a pool timeout, a dropped connection) is not a retryable one, and no crash. */
+    @Test
+    void aFailureWithoutSqlStateIsNotRetryable() {
+        assertThat(AccountService.hasSqlState(new io.r2dbc.spi.R2dbcTimeoutException("pool timeout"), Set.of("40001")))
+                .isFalse();
+        assertThat(AccountService.hasSqlState(new RuntimeException(new io.r2dbc.spi.R2dbcTransientResourceException()),
+                Set.of("40P01"))).isFalse();
+        assertThat(AccountService.hasSqlState(new io.r2dbc.spi.R2dbcRollbackException("deadlock", "40P01"), Set.of("40P01")))
+                .isTrue();
     }
 
     /**

@@ -124,7 +124,7 @@ final class Manifests {
         all("Secret").stream().filter(secret -> "fluxgate-secrets".equals(path(secret, "metadata.name")))
                 .forEach(secret -> {
                     strings(path(secret, "data")).forEach((key, encoded) -> values.put(key,
-                            new String(java.util.Base64.getDecoder().decode(encoded), StandardCharsets.UTF_8)));
+                            new String(java.util.Base64.getMimeDecoder().decode(encoded), StandardCharsets.UTF_8)));
                     strings(path(secret, "stringData")).forEach(values::put);
                 });
         return values;
