@@ -10,6 +10,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fluxgate.web.ApiException;
@@ -99,10 +100,18 @@ public class PasswordHasher implements DisposableBean {
             if (!bulkBudget.tryAcquire(count)) {
                 return Mono.error(busy("Too many passwords are being hashed for bulk requests; try again later"));
             }
+            // Given back before the caller hears the result, so a caller that got it may reserve again.
+            AtomicBoolean reserved = new AtomicBoolean(true);
+            Runnable release = () -> {
+                if (reserved.getAndSet(false)) {
+                    bulkBudget.release(count);
+                }
+            };
             return Flux.fromIterable(rawPasswords)
                     .concatMap(raw -> Mono.fromCallable(() -> encoder.encode(raw)).subscribeOn(bulkScheduler))
                     .collectList()
-                    .doFinally(signal -> bulkBudget.release(count));
+                    .doOnTerminate(release)
+                    .doOnCancel(release);
         });
     }
 

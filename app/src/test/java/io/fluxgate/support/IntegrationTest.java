@@ -1,11 +1,13 @@
 package io.fluxgate.support;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import io.fluxgate.changes.ChangeHub;
 import io.fluxgate.changes.Position;
+import org.awaitility.Awaitility;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -55,11 +57,8 @@ public abstract class IntegrationTest {
         return signUp(name, uniqueEmail(name.toLowerCase().replace(' ', '-')));
     }
 
-    /** The admin account (its email is in fluxgate.security.admin-emails for the test profile). */
+    /** The bootstrap admin, which the test profile configures and start-up creates. */
     protected Account admin() {
-        client.post().uri("/api/auth/register").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("name", "Admin", "email", ADMIN_EMAIL, "password", PASSWORD))
-                .exchange();
         return login(ADMIN_EMAIL);
     }
 
@@ -84,15 +83,9 @@ public abstract class IntegrationTest {
                 .bind(0, userId)
                 .map(row -> new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)))
                 .one().block();
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (signUp != null && signUp.isAfter(hub.head()) && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(5);
-            }
-            catch (InterruptedException interrupted) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+        if (signUp != null) {
+            Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+                    .until(() -> !signUp.isAfter(hub.head()));
         }
     }
 

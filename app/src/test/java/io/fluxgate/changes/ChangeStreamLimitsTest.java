@@ -1,0 +1,144 @@
+package io.fluxgate.changes;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import io.fluxgate.support.IntegrationTest;
+import io.fluxgate.support.WsClient;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
+import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.test.context.TestPropertySource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** What one client may cost the change stream: sessions, frames, and the change log it makes us read. */
+@TestPropertySource(properties = {
+        "fluxgate.changes.max-sessions-per-user=3",
+        "fluxgate.changes.max-client-frames-per-second=5",
+        "fluxgate.changes.client-frame-burst=20"})
+class ChangeStreamLimitsTest extends IntegrationTest {
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    DatabaseClient db;
+
+    @Autowired
+    @Qualifier("analyticsDatabaseClient")
+    DatabaseClient analytics;
+
+    @Autowired
+    ChangeEventMapper mapper;
+
+    @Test
+    void pastItsSessionLimitAUsersUpgradeAnswers429() {
+        Account user = newUser("Many Tabs");
+        List<WsClient> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                open.add(WsClient.connect(port, user.token()));
+            }
+            assertThat(WsClient.handshakeStatus(port, user.token())).isEqualTo(429);
+            assertThat(WsClient.handshakeStatus(port, newUser("Someone Else").token())).as("other users unaffected")
+                    .isEqualTo(101);
+            open.remove(0).close();
+            await().atMost(Duration.ofSeconds(10)).until(() -> WsClient.handshakeStatus(port, user.token()) == 101);
+        } finally {
+            open.forEach(WsClient::close);
+        }
+    }
+
+    @Test
+    void aClientFloodingFramesIsClosedWith1008() {
+        Account user = newUser("Flooder");
+        try (WsClient ws = WsClient.connect(port, user.token())) {
+            for (int i = 0; i < 100; i++) {
+                ws.send("{\"type\":\"ping\"}");
+            }
+            assertThat(ws.awaitClose()).isEqualTo(1008);
+        }
+    }
+
+    @Test
+    void aFrameOver64KiBClosesWith1009() {
+        Account user = newUser("Big Talker");
+        try (WsClient ws = WsClient.connect(port, user.token())) {
+            ws.send("{\"type\":\"ping\",\"pad\":\"" + "x".repeat(70 * 1024) + "\"}");
+            assertThat(ws.awaitClose()).isEqualTo(1009);
+        }
+    }
+
+    /**
+     * A non-admin resuming user_changes from the very start of the log: the database returns only its
+     * own events; nobody else's row is read into the service, let alone sent.
+     */
+    @Test
+    void aNonAdminsResumeReadsOnlyItsOwnEventsFromTheLog() {
+        Account me = newUser("Resumer");
+        for (int i = 0; i < 30; i++) {
+            newUser("Noise " + i);
+        }
+        client.patch().uri("/api/users/{id}", me.id()).header(HttpHeaders.AUTHORIZATION, me.bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("bio", "mine")).exchange()
+                .expectStatus().isOk();
+        ChangeLogReader reader = new ChangeLogReader(analytics, mapper, 5);
+        List<ChangeEvent> read = reader.after(Position.ORIGIN, ChangeLogReader.Filter.relatedOn(Channels.USERS, me.id(), null))
+                .collectList().block(Duration.ofSeconds(30));
+        assertThat(read).hasSize(2).allSatisfy(event -> assertThat(event.isRelatedTo(me.id())).isTrue());
+
+        try (WsClient ws = WsClient.connect(port, me.token())) {
+            ws.resume("user_changes", Position.ORIGIN.toCursor());
+            List<JsonNode> frames = ws.next(2);
+            assertThat(frames).extracting(frame -> frame.path("data").path("id").asLong()).containsOnly(me.id());
+            assertThat(frames.get(1).path("data").path("bio").asString()).isEqualTo("mine");
+            ws.assertQuietFor(Duration.ofMillis(300));
+        }
+    }
+
+    @Test
+    void aTransferEventCarriesNoIdempotencyKey() {
+        Account admin = admin();
+        Account sender = newUser("Keyed Sender");
+        Account recipient = newUser("Curious Recipient");
+        for (Account account : List.of(sender, recipient)) {
+            client.post().uri("/api/accounts").header(HttpHeaders.AUTHORIZATION, account.bearer()).exchange()
+                    .expectStatus().isCreated();
+        }
+        client.post().uri("/api/accounts/{id}/deposit", sender.id()).header(HttpHeaders.AUTHORIZATION, admin.bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("amount", "10.00")).exchange()
+                .expectStatus().isOk();
+        try (WsClient ws = WsClient.connect(port, recipient.token())) {
+            ws.subscribe("account_changes");
+            client.post().uri("/api/transfers").header(HttpHeaders.AUTHORIZATION, sender.bearer())
+                    .contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(Map.of("toUserId", recipient.id(), "amount", "1.00", "idempotencyKey", "sender-secret-key"))
+                    .exchange().expectStatus().isCreated();
+            JsonNode event = nextFrom(ws, "transfers");
+            assertThat(event.path("data").path("toUserId").asLong()).isEqualTo(recipient.id());
+            assertThat(event.toString()).doesNotContain("sender-secret-key").doesNotContain("idempotency");
+        }
+        long logged = db.sql("SELECT count(*) AS n FROM change_log WHERE row_data::text LIKE '%sender-secret-key%'")
+                .map(row -> row.get("n", Long.class)).one().block();
+        assertThat(logged).as("the key never reaches the change log").isZero();
+    }
+
+    private static JsonNode nextFrom(WsClient ws, String table) {
+        while (true) {
+            JsonNode frame = ws.next();
+            if (table.equals(frame.path("table").asString())) {
+                return frame;
+            }
+        }
+    }
+}
