@@ -4,6 +4,7 @@
 # concurrency) as the database's own limit on this machine.
 #   bash bench/run-cache.sh                       # 15 s per run
 #   bash bench/run-cache.sh --seconds=5           # a quick look
+#   FLUXGATE_JAR=/path/to/other.jar bash bench/run-cache.sh   # the same runs against another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ for cache in on off; do
     enabled=true; [ "$cache" = off ] && enabled=false
     FLUXGATE_DB_NAME=$DB PORT=$PORT FLUXGATE_CACHE_ENABLED=$enabled FLUXGATE_CACHE_KEY_PREFIX="fluxgate-bench-$cache:" \
         FLUXGATE_SECURITY_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop \
-        java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar app/target/fluxgate-app-*.jar > bench/target/server-$cache.log 2>&1 &
+        java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar ${FLUXGATE_JAR:-app/target/fluxgate-app-*.jar} > bench/target/server-$cache.log 2>&1 &
     SERVER=$!
     for _ in $(seq 1 60); do curl -sf "http://localhost:$PORT/actuator/health" >/dev/null && break; sleep 1; done
     java -cp "bench/target/classes:$(cat bench/target/classpath.txt)" io.fluxgate.bench.UserReadBench \

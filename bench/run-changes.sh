@@ -15,7 +15,9 @@ psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c 
 ./mvnw -B -q -DskipTests package
 ./mvnw -B -q -pl bench dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >/dev/null
 
+# Every subscriber of the harness signs in as the same user: lift the per-user session limit.
 FLUXGATE_DB_NAME=$DB PORT=$PORT FLUXGATE_SECURITY_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop \
+    FLUXGATE_CHANGES_MAX_SESSIONS_PER_USER=100000 \
     java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar app/target/fluxgate-app-*.jar > bench/target/server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Transfers under contention: POST /api/transfers between random pairs of 2, 8 and 1000 accounts at
 # 64 concurrent connections (2 accounts: every transfer waits on the same two row locks), then checks
-# that the money added up.
+# that the money added up. The harness registers its 1,000 payers from one address, so the
+# registration limit is lifted; the banker is the bootstrap admin.
 #   bash bench/run-transfers.sh                   # 15 s per case
 #   bash bench/run-transfers.sh --seconds=5       # a quick look
 set -euo pipefail
@@ -17,7 +18,9 @@ export PGPASSWORD=${FLUXGATE_DB_PASSWORD:-}
 
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null 2>&1
 FLUXGATE_DB_NAME=$DB PORT=$PORT FLUXGATE_CACHE_KEY_PREFIX="fluxgate-bench-transfers:" \
-    FLUXGATE_SECURITY_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop FLUXGATE_SECURITY_ADMIN_EMAILS=$ADMIN \
+    FLUXGATE_SECURITY_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop \
+    FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_EMAIL=$ADMIN FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD=bench-password-1 \
+    FLUXGATE_SECURITY_THROTTLE_REGISTRATIONS_PER_ADDRESS=100000 \
     FLUXGATE_SECURITY_BCRYPT_COST=4 \
     java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar app/target/fluxgate-app-*.jar > bench/target/server-transfers.log 2>&1 &
 SERVER=$!

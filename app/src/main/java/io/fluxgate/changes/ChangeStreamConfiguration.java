@@ -6,7 +6,6 @@ import java.util.Optional;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ProblemWriter;
-import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
 
 import org.springframework.context.annotation.Bean;
@@ -15,28 +14,44 @@ import org.springframework.core.Ordered;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
-import org.springframework.web.reactive.HandlerMapping;
-import org.springframework.web.reactive.handler.SimpleUrlHandlerMapping;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
-import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.reactive.HandlerMapping;
+import org.springframework.web.reactive.config.WebFluxConfigurer;
+import org.springframework.web.reactive.handler.SimpleUrlHandlerMapping;
+import org.springframework.web.reactive.socket.server.WebSocketService;
+import org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService;
 import org.springframework.web.server.WebFilter;
-import org.springframework.web.server.WebFilterChain;
 
 @Configuration(proxyBeanMethods = false)
 class ChangeStreamConfiguration {
 
     static final String PATH = "/ws/changes";
+    /** The exchange (and so session) attribute that carries the connection's Netty event loop. */
+    static final String EVENT_LOOP = ChangeStreamConfiguration.class.getName() + ".eventLoop";
 
     @Bean
     HandlerMapping changeStreamMapping(ChangeWebSocketHandler handler) {
         return new SimpleUrlHandlerMapping(Map.of(PATH, handler), Ordered.HIGHEST_PRECEDENCE);
     }
 
+    /** Copies {@link #EVENT_LOOP} from the upgrade request's attributes into the WebSocket session's. */
+    @Bean
+    WebFluxConfigurer changeStreamSessionAttributes() {
+        return new WebFluxConfigurer() {
+            @Override
+            public WebSocketService getWebSocketService() {
+                HandshakeWebSocketService service = new HandshakeWebSocketService();
+                service.setSessionAttributePredicate(EVENT_LOOP::equals);
+                return service;
+            }
+        };
+    }
+
     /**
-     * On each upgrade to {@link #PATH}: holds the user to its session limit (429 past it, before the
-     * handshake) and tells the handler which Netty event loop serves the connection (keyed by the
-     * exchange's log prefix, which the handshake info carries). Both last as long as the connection:
-     * the chain completes when the WebSocket session ends.
+     * On each upgrade to {@link #PATH}, once security has authenticated it: a user already holding
+     * its most sessions on this replica gets 429 before the handshake (the handler enforces the same
+     * bound once more, for upgrades that race each other), and the connection's Netty event loop is
+     * put where the handler finds it.
      */
     @Bean
     WebFilter changeStreamUpgradeFilter(ChangeWebSocketHandler handler, ProblemWriter problems) {
@@ -44,29 +59,21 @@ class ChangeStreamConfiguration {
             if (!PATH.equals(exchange.getRequest().getPath().pathWithinApplication().value())) {
                 return chain.filter(exchange);
             }
+            if (ServerHttpRequestDecorator.getNativeRequest(exchange.getRequest()) instanceof Connection connection) {
+                exchange.getAttributes().put(EVENT_LOOP, connection.channel().eventLoop());
+            }
             return exchange.getPrincipal()
                     .filter(JwtAuthenticationToken.class::isInstance)
                     .map(principal -> Optional.of(Caller.fromToken((JwtAuthenticationToken) principal)))
                     .defaultIfEmpty(Optional.empty())
-                    .flatMap(caller -> caller.isEmpty() ? chain.filter(exchange) : upgrade(exchange, chain, caller.get(),
-                            handler, problems));
+                    .flatMap(caller -> {
+                        if (caller.isPresent() && handler.sessions.isFull(caller.get().id())) {
+                            exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, "5");
+                            return problems.write(exchange, HttpStatus.TOO_MANY_REQUESTS,
+                                    "Too many open change-stream sessions for this user", List.of());
+                        }
+                        return chain.filter(exchange);
+                    });
         };
-    }
-
-    private static Mono<Void> upgrade(ServerWebExchange exchange, WebFilterChain chain, Caller caller,
-            ChangeWebSocketHandler handler, ProblemWriter problems) {
-        if (!handler.sessions.tryOpen(caller.id())) {
-            exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, "5");
-            return problems.write(exchange, HttpStatus.TOO_MANY_REQUESTS,
-                    "Too many open change-stream sessions for this user", List.of());
-        }
-        String key = exchange.getLogPrefix();
-        if (ServerHttpRequestDecorator.getNativeRequest(exchange.getRequest()) instanceof Connection connection) {
-            handler.eventLoops.put(key, connection.channel().eventLoop());
-        }
-        return chain.filter(exchange).doFinally(signal -> {
-            handler.eventLoops.remove(key);
-            handler.sessions.closed(caller.id());
-        });
     }
 }

@@ -45,6 +45,7 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
     static final CloseStatus TOKEN_EXPIRED = new CloseStatus(4001, "token expired");
     static final CloseStatus ACCESS_REVOKED = new CloseStatus(4003, "access revoked");
     private static final CloseStatus TOO_MANY_FRAMES = CloseStatus.POLICY_VIOLATION.withReason("too many frames");
+    private static final CloseStatus TOO_MANY_SESSIONS = CloseStatus.POLICY_VIOLATION.withReason("too many sessions");
     /** How often an open session's token is checked for expiry and revocation. */
     private static final Duration AUTHORITY_CHECK = Duration.ofSeconds(1);
 
@@ -58,8 +59,6 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
     final SessionLimits sessions;
     private final Set<WebSocketSession> open = ConcurrentHashMap.newKeySet();
     private final Map<EventLoop, Scheduler> loopSchedulers = new ConcurrentHashMap<>();
-    /** The event loop of each live upgraded connection, by log prefix; see {@link ChangeStreamConfiguration}. */
-    final Map<String, EventLoop> eventLoops = new ConcurrentHashMap<>();
     private volatile boolean running;
 
     ChangeWebSocketHandler(ChangeHub hub, @Qualifier("analyticsDatabaseClient") DatabaseClient analytics,
@@ -77,7 +76,7 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
 
     @Override
     public Mono<Void> handle(WebSocketSession socket) {
-        EventLoop loop = eventLoops.get(socket.getHandshakeInfo().getLogPrefix());
+        EventLoop loop = (EventLoop) socket.getAttributes().get(ChangeStreamConfiguration.EVENT_LOOP);
         return socket.getHandshakeInfo().getPrincipal()
                 .cast(JwtAuthenticationToken.class)
                 .map(Caller::fromToken)
@@ -91,6 +90,10 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
     private Mono<Void> serve(WebSocketSession socket, Caller caller, EventLoop loop) {
         if (!running) {
             return socket.close(SHUTTING_DOWN);
+        }
+        if (!sessions.tryOpen(caller.id())) {
+            // Upgrades that raced past the 429 check: the bound holds all the same.
+            return socket.close(TOO_MANY_SESSIONS);
         }
         open.add(socket);
         metrics.sessions.incrementAndGet();
@@ -138,6 +141,7 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
         return socket.send(Flux.merge(frames, pings, authority(socket, caller, finished.asMono())))
                 .doFinally(signal -> {
                     open.remove(socket);
+                    sessions.closed(caller.id());
                     metrics.sessions.decrementAndGet();
                 });
     }

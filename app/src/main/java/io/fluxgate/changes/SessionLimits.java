@@ -28,7 +28,8 @@ final class SessionLimits {
         open.computeIfPresent(userId, (user, count) -> count <= 1 ? null : count - 1);
     }
 
-    int openBy(long userId) {
-        return open.getOrDefault(userId, 0);
+    /** True when the user already holds as many sessions as it may. */
+    boolean isFull(long userId) {
+        return open.getOrDefault(userId, 0) >= maxPerUser;
     }
 }

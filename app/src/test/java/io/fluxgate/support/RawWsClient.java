@@ -74,6 +74,25 @@ public final class RawWsClient implements AutoCloseable {
         }
     }
 
+    /** Reads until the server's close frame and answers its status code (1005 when it has none). */
+    public int awaitCloseCode() throws IOException {
+        for (;;) {
+            int first = in.readUnsignedByte();
+            int second = in.readUnsignedByte();
+            long length = second & 0x7F;
+            if (length == 126) {
+                length = in.readUnsignedShort();
+            } else if (length == 127) {
+                length = in.readLong();
+            }
+            byte[] payload = new byte[(int) length];
+            in.readFully(payload);
+            if ((first & 0x0F) == 0x8) {
+                return payload.length >= 2 ? ((payload[0] & 0xFF) << 8) | (payload[1] & 0xFF) : 1005;
+            }
+        }
+    }
+
     /** Client frames are masked, as the protocol requires. */
     private void send(int opcode, byte[] payload) throws IOException {
         byte[] mask = new byte[4];
@@ -81,10 +100,15 @@ public final class RawWsClient implements AutoCloseable {
         out.write(0x80 | opcode);
         if (payload.length < 126) {
             out.write(0x80 | payload.length);
-        } else {
+        } else if (payload.length <= 0xFFFF) {
             out.write(0x80 | 126);
             out.write(payload.length >>> 8);
             out.write(payload.length & 0xFF);
+        } else {
+            out.write(0x80 | 127);
+            for (int shift = 56; shift >= 0; shift -= 8) {
+                out.write((int) ((long) payload.length >>> shift) & 0xFF);
+            }
         }
         out.write(mask);
         byte[] masked = new byte[payload.length];

@@ -21,7 +21,8 @@ import reactor.netty.resources.LoopResources;
  * {@code POST /api/transfers} between random pairs of {@code --accounts} accounts, at a fixed number
  * of concurrent connections (closed loop). Few accounts means every transfer queues on the same row
  * locks; many means little contention. Afterwards it checks that the money added up. Runs against a
- * service that is already up, whose admin emails include {@code --admin}; see bench/run-transfers.sh.
+ * service that is already up whose bootstrap admin is {@code --admin} (password {@code bench-password-1});
+ * see bench/run-transfers.sh.
  */
 public final class TransferBench {
 
