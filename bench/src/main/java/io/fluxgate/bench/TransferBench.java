@@ -22,9 +22,29 @@ import reactor.netty.resources.LoopResources;
  * of concurrent connections (closed loop). Few accounts means every transfer queues on the same row
  * locks; many means little contention. Afterwards it checks that the money added up. Runs against a
  * service that is already up whose bootstrap admin is {@code --admin} (password {@code bench-password-1});
- * see bench/run-transfers.sh.
+ * see bench/run-transfers.sh. With {@code --burst=N} it sends N transfers at once instead (see {@link #burst}).
  */
 public final class TransferBench {
+
+    /**
+     * {@code --burst=N}: N transfers sent at the same moment, each on its own connection, once; how
+     * long until the last answer, and the answers by status.
+     */
+    private static String burst(int n, java.util.function.Supplier<Mono<Integer>> transfer) {
+        long started = System.nanoTime();
+        List<Long> millis = java.util.Collections.synchronizedList(new ArrayList<>());
+        Map<Integer, Long> statuses = reactor.core.publisher.Flux.range(0, n)
+                .flatMap(i -> {
+                    long sent = System.nanoTime();
+                    return transfer.get().doOnNext(status -> millis.add((System.nanoTime() - sent) / 1_000_000));
+                }, n)
+                .collect(java.util.stream.Collectors.groupingBy(status -> status, java.util.TreeMap::new,
+                        java.util.stream.Collectors.counting()))
+                .block(Duration.ofMinutes(5));
+        List<Long> sorted = millis.stream().sorted().toList();
+        return String.format("%-7d %-10d %-9d %-9d %-24s", n, (System.nanoTime() - started) / 1_000_000,
+                sorted.get(sorted.size() / 2), sorted.get(Math.min(sorted.size() - 1, sorted.size() * 99 / 100)), statuses);
+    }
 
     private static final BigDecimal OPENING = new BigDecimal("1000000.00");
 
@@ -55,7 +75,7 @@ public final class TransferBench {
                 .baseUrl(base)
                 .headers(headers -> headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON));
 
-        ClosedLoop.Result result = ClosedLoop.run(connections, warmup, seconds, 201, () -> {
+        java.util.function.Supplier<Mono<Integer>> transfer = () -> {
             ThreadLocalRandom random = ThreadLocalRandom.current();
             int from = random.nextInt(accounts);
             int to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
@@ -64,7 +84,10 @@ public final class TransferBench {
                     .post().uri("/api/transfers").send(ByteBufFlux.fromString(Mono.just(body)))
                     .responseSingle((response, content) -> content.asByteArray().defaultIfEmpty(new byte[0])
                             .map(bytes -> response.status().code()));
-        });
+        };
+        String burst = options.get("burst");
+        ClosedLoop.Result result = burst == null ? ClosedLoop.run(connections, warmup, seconds, 201, transfer) : null;
+        String burstLine = burst == null ? null : burst(Integer.parseInt(burst), transfer);
         loops.disposeLater().block(Duration.ofSeconds(5));
 
         BigDecimal total = BigDecimal.ZERO;
@@ -77,6 +100,10 @@ public final class TransferBench {
             total = total.add(new BigDecimal(matcher.group(1)));
         }
         boolean conserved = total.compareTo(OPENING.multiply(BigDecimal.valueOf(accounts))) == 0;
+        if (burstLine != null) {
+            System.out.printf("%-9d %s %s%n", accounts, burstLine, conserved ? "yes" : "NO (" + total + ")");
+            return;
+        }
         System.out.printf("%-9d %-12d %-12.0f %-9.2f %-9.2f %-9.2f %-9.2f %-9d %-7d %s%n", accounts, connections,
                 result.perSecond(), result.millis(50), result.millis(95), result.millis(99), result.maxMillis(),
                 result.count(422), result.errors(422), conserved ? "yes" : "NO (" + total + ")");
