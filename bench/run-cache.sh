@@ -20,6 +20,8 @@ for arg in "$@"; do case "$arg" in --seconds=*) SECONDS_ARG=${arg#--seconds=} ;;
 printf '%-10s %-12s %-12s %-9s %-9s %-9s %-9s %-8s\n' "cache" "connections" "requests/s" "p50 ms" "p95 ms" "p99 ms" "max ms" "errors"
 for cache in on off; do
     psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null 2>&1
+    # A fresh database numbers its users from 1 again: forget what an earlier run cached.
+    redis-cli --scan --pattern "fluxgate-bench-$cache:*" | xargs -r redis-cli del >/dev/null
     enabled=true; [ "$cache" = off ] && enabled=false
     FLUXGATE_DB_NAME=$DB PORT=$PORT FLUXGATE_CACHE_ENABLED=$enabled FLUXGATE_CACHE_KEY_PREFIX="fluxgate-bench-$cache:" \
         FLUXGATE_SECURITY_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop \

@@ -3,6 +3,7 @@ package io.fluxgate.cache;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import io.micrometer.core.instrument.Counter;
@@ -130,10 +131,18 @@ public class RedisCache {
 
     /** Cache-aside: the cached value, else {@code load}'s, which is then cached. */
     public <T> Mono<T> getOrLoad(String key, Class<T> type, Duration ttl, Mono<T> load) {
+        return getOrLoad(key, type, ttl, load, value -> true);
+    }
+
+    /**
+     * Cache-aside where a cached value must also pass {@code current} (say, it was written before a
+     * field existed); one that does not counts as a miss and is replaced by {@code load}'s.
+     */
+    public <T> Mono<T> getOrLoad(String key, Class<T> type, Duration ttl, Mono<T> load, Predicate<T> current) {
         if (!settings.enabled()) {
             return load;
         }
-        return get(key, type).switchIfEmpty(Mono.defer(() -> writeThrough(key, ttl, load)));
+        return get(key, type).filter(current).switchIfEmpty(Mono.defer(() -> writeThrough(key, ttl, load)));
     }
 
     private String tagKey(String tag) {

@@ -23,16 +23,16 @@ class UserCache {
     }
 
     Mono<User> byId(long id, Mono<User> load) {
-        return cache.getOrLoad(idKey(id), User.class, settings.userTtl(), load).transform(rolesKnown(load));
+        return cache.getOrLoad(idKey(id), User.class, settings.userTtl(), load, UserCache::hasRoles);
     }
 
     Mono<User> byEmail(String email, Mono<User> load) {
-        return cache.getOrLoad(emailKey(email), User.class, settings.userByEmailTtl(), load).transform(rolesKnown(load));
+        return cache.getOrLoad(emailKey(email), User.class, settings.userByEmailTtl(), load, UserCache::hasRoles);
     }
 
-    /** A user cached before roles existed is read afresh (and cached again on the next write). */
-    private static java.util.function.Function<Mono<User>, Mono<User>> rolesKnown(Mono<User> load) {
-        return cached -> cached.flatMap(user -> user.roles() == null ? load : Mono.just(user));
+    /** A user cached by a release before roles existed is a miss, replaced at once by a fresh read. */
+    private static boolean hasRoles(User user) {
+        return user.roles() != null;
     }
 
     /** Forgets a user under every key it may be cached under. */

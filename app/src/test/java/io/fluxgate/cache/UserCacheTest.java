@@ -67,6 +67,21 @@ class UserCacheTest extends IntegrationTest {
         assertThat(cached).contains("\"email\"").doesNotContain("password").doesNotContain("$2a$");
     }
 
+    /**
+     * What the previous release cached has no roles: it is a miss, replaced by a fresh read at once
+     * (otherwise every read would go to PostgreSQL until the old entry expired, up to 30 minutes).
+     */
+    @Test
+    void aUserCachedWithoutRolesIsReplacedOnTheNextRead() {
+        Account user = newUser("Old Format");
+        String key = cache.key("user:" + user.id());
+        redis.opsForValue().set(key, "{\"id\":" + user.id() + ",\"name\":\"Old Format\",\"email\":\"" + user.email()
+                + "\",\"status\":\"active\"}", java.time.Duration.ofMinutes(30)).block();
+        get(user, "/api/users/{id}", user.id()).exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.roles[0]").isEqualTo("USER");
+        assertThat(redis.opsForValue().get(key).block()).contains("\"roles\":[\"USER\"]");
+    }
+
     @Test
     void updatesAndDeletesInvalidate() {
         Account user = newUser("Before");
