@@ -5,11 +5,13 @@
 --
 -- token_version: every token carries the version current at login. Suspending a user, taking a
 -- role away or changing the password bumps it (here, so writers outside the service revoke too),
--- and the service rejects tokens of an older version within seconds.
+-- and the service rejects tokens of an older version within seconds. Versions start at 1: tokens
+-- issued before this migration carry none and are refused, so everyone signs in again once (their
+-- roles came from an email list anyone could put themselves on).
 ALTER TABLE users
     ADD COLUMN roles TEXT[] NOT NULL DEFAULT '{USER}'
         CHECK (roles <@ ARRAY['USER', 'ADMIN'] AND 'USER' = ANY (roles)),
-    ADD COLUMN token_version BIGINT NOT NULL DEFAULT 0;
+    ADD COLUMN token_version BIGINT NOT NULL DEFAULT 1;
 
 CREATE OR REPLACE FUNCTION users_revoke_tokens() RETURNS trigger
 LANGUAGE plpgsql AS $$

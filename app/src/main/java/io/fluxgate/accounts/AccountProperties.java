@@ -13,7 +13,10 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  *        primary pool's size so transfers never take every connection
  * @param transferQueue transfers that may wait for their turn; past it a transfer answers 503
  * @param transferQueueTimeout the longest a transfer waits for its turn before answering 503
+ * @param transfersPerUser transfers one user may have waiting or running on this replica; past it
+ *        429, so no one account can fill the queue for everyone else
  */
 @ConfigurationProperties("fluxgate.accounts")
-record AccountProperties(int transferRetries, int transferConcurrency, int transferQueue, Duration transferQueueTimeout) {
+record AccountProperties(int transferRetries, int transferConcurrency, int transferQueue, Duration transferQueueTimeout,
+        int transfersPerUser) {
 }

@@ -11,6 +11,7 @@ import java.util.stream.Stream;
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ApiException;
 import io.fluxgate.web.BoundedWorkQueue;
+import io.fluxgate.web.PerUserLimit;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import jakarta.annotation.PreDestroy;
@@ -47,6 +48,7 @@ class AccountService {
     private final Map<String, Counter> outcomes;
     private final Counter retries;
     private final BoundedWorkQueue transfers;
+    private final PerUserLimit transfersInFlight;
 
     AccountService(AccountRepository accounts, ReactiveTransactionManager transactions, AccountProperties properties,
             MeterRegistry registry) {
@@ -62,6 +64,7 @@ class AccountService {
                 .register(registry);
         this.transfers = new BoundedWorkQueue("transfers", properties.transferConcurrency(), properties.transferQueue(),
                 properties.transferQueueTimeout());
+        this.transfersInFlight = new PerUserLimit(properties.transfersPerUser());
         Gauge.builder("fluxgate.transfers.queued", transfers, BoundedWorkQueue::queued)
                 .description("Transfers waiting for their turn").register(registry);
     }
@@ -105,7 +108,12 @@ class AccountService {
                         .filter(error -> hasSqlState(error, RETRYABLE_STATES))
                         .doBeforeRetry(signal -> retries.increment())
                         .onRetryExhaustedThrow((spec, signal) -> contention(signal.failure())));
-        return transfers.submit(retried)
+        // Each account may have only so many transfers queued or running, so no one fills the queue.
+        Mono<Transfer> queued = Mono.defer(() -> transfersInFlight.tryAcquire(from)
+                ? transfers.submit(retried).doFinally(signal -> transfersInFlight.release(from))
+                : Mono.error(ApiException.tooManyRequests("Too many transfers from this account are in flight; "
+                        + "wait for their answers", Duration.ofSeconds(1))));
+        return queued
                 // Two requests with one new key raced past the check: the loser answers with the winner's transfer.
                 .onErrorResume(error -> key != null && error instanceof DuplicateKeyException,
                         error -> accounts.findByIdempotencyKey(from, key).map(Transfer::asReplay)
@@ -147,7 +155,7 @@ class AccountService {
             switch (api.status()) {
                 case UNPROCESSABLE_CONTENT -> count("insufficient_funds");
                 case NOT_FOUND -> count("not_found");
-                case SERVICE_UNAVAILABLE -> count("contention");
+                case SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS -> count("contention");
                 default -> count("failed");
             }
         } else {

@@ -12,6 +12,7 @@ import java.time.Instant;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.security.TokenRevocation;
+import io.fluxgate.web.PerUserLimit;
 import io.netty.channel.EventLoop;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -56,7 +57,8 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
     private final JsonMapper json;
     private final List<LiveChangeSource> liveSources;
     private final TokenRevocation revocation;
-    final SessionLimits sessions;
+    /** Open sessions per user on this replica; the upgrade filter answers 429 when a user is full. */
+    final PerUserLimit sessions;
     private final Set<WebSocketSession> open = ConcurrentHashMap.newKeySet();
     private final Map<EventLoop, Scheduler> loopSchedulers = new ConcurrentHashMap<>();
     private volatile boolean running;
@@ -66,7 +68,7 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
             List<LiveChangeSource> liveSources, TokenRevocation revocation) {
         this.liveSources = List.copyOf(liveSources);
         this.revocation = revocation;
-        this.sessions = new SessionLimits(properties.maxSessionsPerUser());
+        this.sessions = new PerUserLimit(properties.maxSessionsPerUser());
         this.hub = hub;
         this.log = new ChangeLogReader(analytics, mapper, properties.replayBatch());
         this.metrics = metrics;
@@ -91,7 +93,7 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
         if (!running) {
             return socket.close(SHUTTING_DOWN);
         }
-        if (!sessions.tryOpen(caller.id())) {
+        if (!sessions.tryAcquire(caller.id())) {
             // Upgrades that raced past the 429 check: the bound holds all the same.
             return socket.close(TOO_MANY_SESSIONS);
         }
@@ -141,7 +143,7 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
         return socket.send(Flux.merge(frames, pings, authority(socket, caller, finished.asMono())))
                 .doFinally(signal -> {
                     open.remove(socket);
-                    sessions.closed(caller.id());
+                    sessions.release(caller.id());
                     metrics.sessions.decrementAndGet();
                 });
     }

@@ -58,7 +58,7 @@ class ProfileService {
 
     /** The document to store for a create request: owned by the caller, defaults filled in, password hashed. */
     private Mono<Profile> newProfile(Caller owner, ProfileRequests.Create request) {
-        return passwords.hash(request.password()).map(hash -> newProfile(owner, request, hash));
+        return passwords.hashForData(request.password()).map(hash -> newProfile(owner, request, hash));
     }
 
     private static Profile newProfile(Caller owner, ProfileRequests.Create request, String passwordHash) {
@@ -82,7 +82,7 @@ class ProfileService {
         // Ownership first: nobody gets a password hashed for a profile that is not theirs.
         return mayModify(caller, checked)
                 .then(Mono.defer(() -> patch.password() == null ? Mono.just(new Update())
-                        : passwords.hash(patch.password()).map(hash -> new Update().set("password", hash))))
+                        : passwords.hashForData(patch.password()).map(hash -> new Update().set("password", hash))))
                 .map(u -> applyPatch(u, patch))
                 .flatMap(u -> profiles.update(checked, u))
                 .map(ProfileView::of)

@@ -22,9 +22,10 @@ import org.springframework.data.redis.core.script.RedisScript;
 import org.springframework.stereotype.Component;
 
 /**
- * Limits on what an unauthenticated client can make the service do: login attempts per email and per
- * client address, registrations per address, each counted in a fixed window
- * ({@code fluxgate.security.throttle.*}). Past a limit the request answers 429 with
+ * Limits on what an unauthenticated client can make the service do, each counted in a fixed window
+ * ({@code fluxgate.security.throttle.*}): login attempts per email from one client address (tight),
+ * per email from everywhere (loose, so locking someone out takes many addresses), per address (any
+ * emails), and registrations per address. Past a limit the request answers 429 with
  * {@code Retry-After} (the rest of the window) before any password is hashed.
  *
  * <p>Counters live in Redis, so every replica shares them. While Redis is unreachable each replica
@@ -53,8 +54,8 @@ public class AbuseThrottle {
 
     /** After a successful login: the email starts afresh, the address's count loses this attempt. */
     private static final RedisScript<Long> SUCCEEDED = RedisScript.of("""
-            redis.call('DEL', KEYS[1])
-            if redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
+            redis.call('DEL', KEYS[1], KEYS[2])
+            if redis.call('DECR', KEYS[3]) <= 0 then redis.call('DEL', KEYS[3]) end
             return 1
             """, Long.class);
 
@@ -79,26 +80,33 @@ public class AbuseThrottle {
                 .description("Limit checks counted in memory because Redis was unreachable").register(registry);
     }
 
-    /** Counts a login attempt; 429 when the email or the address is over its limit. */
+    /** Counts a login attempt; 429 when the email (from this address or overall) or the address is over its limit. */
     public Mono<Void> loginAttempt(String email, InetSocketAddress client) {
-        return count(List.of(emailKey(email), addressKey("login", client)),
-                List.of(limits.loginAttemptsPerEmail(), limits.loginAttemptsPerAddress()),
+        return count(loginKeys(email, client),
+                List.of(limits.loginAttemptsPerEmail(), limits.loginAttemptsPerEmailOverall(),
+                        limits.loginAttemptsPerAddress()),
                 "Too many login attempts; try again later");
     }
 
     /** A login succeeded: forgive its email's failures and take the attempt off its address. */
     public Mono<Void> loginSucceeded(String email, InetSocketAddress client) {
-        String emailKey = emailKey(email);
-        String addressKey = addressKey("login", client);
-        return redis.execute(SUCCEEDED, List.of(emailKey, addressKey), List.of()).then()
+        List<String> keys = loginKeys(email, client);
+        return redis.execute(SUCCEEDED, keys, List.of()).then()
                 .timeout(redisTimeout)
                 .onErrorResume(error -> Mono.fromRunnable(() -> {
-                    local.invalidate(emailKey);
-                    Window window = local.getIfPresent(addressKey);
+                    local.invalidateAll(keys.subList(0, 2));
+                    Window window = local.getIfPresent(keys.get(2));
                     if (window != null) {
                         window.count.decrementAndGet();
                     }
                 }));
+    }
+
+    /** The email from this address, the email from anywhere, and this address: in that order. */
+    private List<String> loginKeys(String email, InetSocketAddress client) {
+        String address = addressOf(client);
+        return List.of(prefix + "login:email:" + email + ":from:" + address, prefix + "login:email:" + email,
+                prefix + "login:address:" + address);
     }
 
     /** Counts a registration; 429 when the address is over its limit. */
@@ -150,22 +158,20 @@ public class AbuseThrottle {
         }
     }
 
-    private String emailKey(String email) {
-        return prefix + "login:email:" + email;
-    }
-
     private String addressKey(String purpose, InetSocketAddress client) {
         return prefix + purpose + ":address:" + addressOf(client);
     }
 
     /**
      * The client's address as a counting key. An IPv6 client usually holds a whole /64, so it counts
-     * as one: otherwise a single host could rotate through addresses to escape the limit.
+     * as one: otherwise a single host could rotate through addresses to escape the limit. Anything
+     * that is not an address (a forwarded header holding a name or junk) counts as one "unknown"
+     * client, so inventing values escapes nothing.
      */
     static String addressOf(InetSocketAddress client) {
         InetAddress address = client == null ? null : client.getAddress();
         if (address == null) {
-            return client == null ? "unknown" : client.getHostString();
+            return "unknown";
         }
         if (address instanceof Inet6Address) {
             byte[] bytes = address.getAddress();

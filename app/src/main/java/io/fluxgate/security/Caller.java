@@ -16,6 +16,8 @@ import reactor.core.publisher.Mono;
  */
 public record Caller(long id, boolean admin, long tokenVersion, Instant expiresAt) {
 
+    static final long NO_VERSION = -1;
+
     public static Mono<Caller> of(ServerRequest request) {
         return request.principal()
                 .cast(JwtAuthenticationToken.class)
@@ -29,8 +31,9 @@ public record Caller(long id, boolean admin, long tokenVersion, Instant expiresA
     static Caller fromJwt(Jwt jwt) {
         List<String> roles = jwt.getClaimAsStringList(TokenService.ROLES_CLAIM);
         Object version = jwt.getClaims().get(TokenService.VERSION_CLAIM);
+        // A token without a version (issued before versions existed) matches no user's: it never holds.
         return new Caller(Long.parseLong(jwt.getSubject()), roles != null && roles.contains(TokenService.ADMIN),
-                version instanceof Number number ? number.longValue() : 0, jwt.getExpiresAt());
+                version instanceof Number number ? number.longValue() : NO_VERSION, jwt.getExpiresAt());
     }
 
     /** True when this caller may change or delete what {@code ownerId} owns. */

@@ -26,13 +26,14 @@ import org.springframework.security.crypto.bcrypt.BCryptPasswordEncoder;
 import org.springframework.stereotype.Component;
 
 /**
- * bcrypt, never on a Netty event loop, in two bounded lanes so no client can queue minutes of CPU:
+ * bcrypt, never on a Netty event loop, in two bounded lanes so no client can queue minutes of CPU
+ * and nothing a signed-in user does can crowd out signing in:
  * <ul>
- * <li>interactive (login, register, one profile): one thread per core, at most
+ * <li>sign-in (login, registration): one thread per core, at most
  * {@code fluxgate.security.hashing.queue} hashes waiting; past that a request answers 503 at once;</li>
- * <li>bulk (user batches, profile bulk writes): its own thread(s), half the cores at most, so a
- * running batch always leaves logins a core; a bulk request reserves every hash it will need before
- * it starts, out of {@code fluxgate.security.hashing.bulk-queue}, or answers 503.</li>
+ * <li>data (profile passwords, user batches, profile bulk writes): its own thread(s), half the cores
+ * at most, so it always leaves logins a core; a request reserves every hash it will need before it
+ * starts, out of {@code fluxgate.security.hashing.data-queue}, or answers 503.</li>
  * </ul>
  */
 @Component
@@ -42,10 +43,10 @@ public class PasswordHasher implements DisposableBean {
 
     private final BCryptPasswordEncoder encoder;
     private final ThreadPoolExecutor interactive;
-    private final ThreadPoolExecutor bulk;
+    private final ThreadPoolExecutor data;
     private final Scheduler interactiveScheduler;
-    private final Scheduler bulkScheduler;
-    private final Semaphore bulkBudget;
+    private final Scheduler dataScheduler;
+    private final Semaphore dataBudget;
     /** Compared against when the email is unknown, so a miss costs as much as a wrong password. */
     private final String decoyHash;
 
@@ -53,17 +54,17 @@ public class PasswordHasher implements DisposableBean {
         this.encoder = new BCryptPasswordEncoder(properties.bcryptCost());
         int cores = Runtime.getRuntime().availableProcessors();
         this.interactive = lane("bcrypt", cores, new ArrayBlockingQueue<>(Math.max(1, properties.hashing().queue())));
-        // The bulk budget bounds this queue; it is never the one that refuses.
-        this.bulk = lane("bcrypt-bulk", Math.max(1, cores / 2), new LinkedBlockingQueue<>());
+        // The data budget bounds this queue; it is never the one that refuses.
+        this.data = lane("bcrypt-data", Math.max(1, cores / 2), new LinkedBlockingQueue<>());
         this.interactiveScheduler = Schedulers.fromExecutorService(interactive, "bcrypt");
-        this.bulkScheduler = Schedulers.fromExecutorService(bulk, "bcrypt-bulk");
-        this.bulkBudget = new Semaphore(properties.hashing().bulkQueue());
+        this.dataScheduler = Schedulers.fromExecutorService(data, "bcrypt-data");
+        this.dataBudget = new Semaphore(properties.hashing().dataQueue());
         this.decoyHash = encoder.encode("decoy-password-never-matches");
         Gauge.builder("fluxgate.bcrypt.queued", interactive, pool -> pool.getQueue().size())
-                .description("Interactive password hashes waiting for a thread").register(registry);
-        Gauge.builder("fluxgate.bcrypt.bulk.reserved", bulkBudget,
-                        budget -> properties.hashing().bulkQueue() - budget.availablePermits())
-                .description("Password hashes reserved by bulk requests and not yet done").register(registry);
+                .description("Sign-in password hashes waiting for a thread").register(registry);
+        Gauge.builder("fluxgate.bcrypt.data.reserved", dataBudget,
+                        budget -> properties.hashing().dataQueue() - budget.availablePermits())
+                .description("Password hashes reserved for data writes and not yet done").register(registry);
     }
 
     private static ThreadPoolExecutor lane(String name, int threads, BlockingQueue<Runnable> queue) {
@@ -77,7 +78,7 @@ public class PasswordHasher implements DisposableBean {
                 new ThreadPoolExecutor.AbortPolicy());
     }
 
-    /** One hash for an interactive request; 503 when the interactive queue is full. */
+    /** One hash for a registration, on the sign-in lane; 503 when its queue is full. */
     public Mono<String> hash(String rawPassword) {
         return interactive(Mono.fromCallable(() -> encoder.encode(rawPassword)));
     }
@@ -87,9 +88,14 @@ public class PasswordHasher implements DisposableBean {
         return interactive(Mono.fromCallable(() -> check(rawPassword, storedHash)));
     }
 
+    /** One hash for data (a profile's password), on the data lane; 503 when its budget is spent. */
+    public Mono<String> hashForData(String rawPassword) {
+        return hashAll(List.of(rawPassword)).map(hashes -> hashes.get(0));
+    }
+
     /**
-     * Hashes for one bulk request, in order, on the bulk lane. All of them are reserved up front:
-     * a request that would take the bulk queue past its bound answers 503 before any work starts.
+     * Hashes for one request, in order, on the data lane. All of them are reserved up front: a
+     * request that would take the lane past its bound answers 503 before any work starts.
      */
     public Mono<List<String>> hashAll(List<String> rawPasswords) {
         int count = rawPasswords.size();
@@ -97,18 +103,18 @@ public class PasswordHasher implements DisposableBean {
             if (count == 0) {
                 return Mono.just(List.<String>of());
             }
-            if (!bulkBudget.tryAcquire(count)) {
-                return Mono.error(busy("Too many passwords are being hashed for bulk requests; try again later"));
+            if (!dataBudget.tryAcquire(count)) {
+                return Mono.error(busy("Too many passwords are being hashed; try again later"));
             }
             // Given back before the caller hears the result, so a caller that got it may reserve again.
             AtomicBoolean reserved = new AtomicBoolean(true);
             Runnable release = () -> {
                 if (reserved.getAndSet(false)) {
-                    bulkBudget.release(count);
+                    dataBudget.release(count);
                 }
             };
             return Flux.fromIterable(rawPasswords)
-                    .concatMap(raw -> Mono.fromCallable(() -> encoder.encode(raw)).subscribeOn(bulkScheduler))
+                    .concatMap(raw -> Mono.fromCallable(() -> encoder.encode(raw)).subscribeOn(dataScheduler))
                     .collectList()
                     .doOnTerminate(release)
                     .doOnCancel(release);
@@ -141,6 +147,6 @@ public class PasswordHasher implements DisposableBean {
     @Override
     public void destroy() {
         interactiveScheduler.dispose();
-        bulkScheduler.dispose();
+        dataScheduler.dispose();
     }
 }

@@ -35,8 +35,9 @@ public record SecurityProperties(
      */
     public record BootstrapAdmin(@DefaultValue("") String email, @DefaultValue("") String password) {
 
+        /** An admin is set up only with an address; a password alone is ignored (and logged). */
         public boolean configured() {
-            return !email.isBlank() || !password.isEmpty();
+            return !email.isBlank();
         }
 
         @Override
@@ -46,23 +47,25 @@ public record SecurityProperties(
     }
 
     /**
-     * @param queue hashes of interactive requests (login, register, a single profile) that may wait
-     *        for a hashing thread; past it requests answer 503
-     * @param bulkQueue hashes that bulk requests (user batches, profile bulk writes) may have
-     *        outstanding in all; a bulk request reserves all of its hashes before it starts, and one
-     *        that does not fit answers 503
+     * @param queue hashes of sign-in requests (login, registration) that may wait for a hashing
+     *        thread; past it those requests answer 503
+     * @param dataQueue hashes of data writes (profile passwords, user batches, profile bulk writes)
+     *        that may be outstanding in all, on their own thread; a request reserves all of its
+     *        hashes before it starts, and one that does not fit answers 503
      */
-    public record Hashing(int queue, int bulkQueue) {
+    public record Hashing(int queue, int dataQueue) {
     }
 
     /**
-     * @param loginAttemptsPerEmail login attempts for one email within the window that did not
-     *        succeed; past it, 429 until the window ends (a success clears the count)
-     * @param loginAttemptsPerAddress the same per client address
+     * @param loginAttemptsPerEmail login attempts for one email from one client address within the
+     *        window that did not succeed; past it, 429 until the window ends (a success clears it)
+     * @param loginAttemptsPerEmailOverall the same for one email from all addresses together: high
+     *        enough that locking someone out takes many addresses, low enough to stop a spread guess
+     * @param loginAttemptsPerAddress login attempts from one client address, for any emails
      * @param registrationsPerAddress registrations from one client address within the window
      * @param window the counting window
      */
-    public record Throttle(int loginAttemptsPerEmail, int loginAttemptsPerAddress, int registrationsPerAddress,
-            Duration window) {
+    public record Throttle(int loginAttemptsPerEmail, int loginAttemptsPerEmailOverall, int loginAttemptsPerAddress,
+            int registrationsPerAddress, Duration window) {
     }
 }

@@ -53,6 +53,10 @@ class BootstrapAdmin implements ApplicationRunner, DisposableBean {
     @Override
     public void run(ApplicationArguments args) {
         if (!settings.configured()) {
+            if (!settings.password().isEmpty()) {
+                log.warn("A bootstrap admin password is set but no email (FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_EMAIL): "
+                        + "no bootstrap admin is set up");
+            }
             return;
         }
         String email = Constraints.normalizeEmail(settings.email());

@@ -84,6 +84,8 @@ public class UserService {
                         .then(Mono.defer(() -> "suspended".equals(credentials.status())
                                 ? Mono.error(ApiException.forbidden("This account is suspended"))
                                 : users.touchLastActive(credentials.id())))
+                        // Deleted between the two reads: as if it never existed.
+                        .switchIfEmpty(Mono.error(() -> ApiException.unauthorized("Invalid credentials")))
                         .map(user -> new LoginResult(tokens.issue(user.id(), user.roles(), credentials.tokenVersion()),
                                 user)))
                 .flatMap(result -> throttle.loginSucceeded(request.email(), client).thenReturn(result));

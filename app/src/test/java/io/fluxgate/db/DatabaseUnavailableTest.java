@@ -48,7 +48,7 @@ class DatabaseUnavailableTest {
 
         @Test
         void readsAnswer503WithinTheAcquireTimeout() {
-            String token = tokens.issue(1, List.of("USER"), 0).token();
+            String token = tokens.issue(1, List.of("USER"), 1).token();
             long started = System.nanoTime();
             client.get().uri("/api/users/{id}", 1_000_000 + (int) (Math.random() * 1_000_000)).header(HttpHeaders.AUTHORIZATION, "Bearer " + token)
                     .exchange()

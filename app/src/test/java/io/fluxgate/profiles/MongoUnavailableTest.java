@@ -56,7 +56,7 @@ class MongoUnavailableTest {
                 .bodyValue(Map.of("name", "Mongo Less", "email", "mongo-less@example.com", "password", "password123"))
                 .exchange().expectStatus().isCreated()
                 .expectBody(tools.jackson.databind.JsonNode.class).returnResult().getResponseBody().path("id").asLong();
-        String bearer = "Bearer " + tokens.issue(userId, List.of("USER"), 0).token();
+        String bearer = "Bearer " + tokens.issue(userId, List.of("USER"), 1).token();
         long started = System.nanoTime();
         client.get().uri("/api/profiles/0123456789abcdef01234567").header(HttpHeaders.AUTHORIZATION, bearer)
                 .exchange()

@@ -23,14 +23,16 @@ import org.springframework.web.reactive.function.client.WebClient;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Login and registration limits, counted in Redis. Behind a proxy (as on Kubernetes) the client
+ * Login, registration and per-account transfer limits. Behind a proxy (as on Kubernetes) the client
  * address comes from {@code X-Forwarded-For}; each test speaks from addresses of its own.
  */
 @TestPropertySource(properties = {
         "server.forward-headers-strategy=native",
         "fluxgate.security.throttle.login-attempts-per-email=10",
+        "fluxgate.security.throttle.login-attempts-per-email-overall=15",
         "fluxgate.security.throttle.login-attempts-per-address=20",
-        "fluxgate.security.throttle.registrations-per-address=5"})
+        "fluxgate.security.throttle.registrations-per-address=5",
+        "fluxgate.accounts.transfers-per-user=5"})
 class AbuseThrottleTest extends IntegrationTest {
 
     private static final AtomicInteger NEXT_ADDRESS = new AtomicInteger(1);
@@ -53,9 +55,9 @@ class AbuseThrottleTest extends IntegrationTest {
     @Test
     void thirtyWrongPasswordsForOneAccountEndIn429AndTheRightOneWaitsToo() {
         String email = registered();
+        String address = address();
         for (int attempt = 1; attempt <= 30; attempt++) {
-            // A new address each time: only the per-email limit can stop this.
-            WebTestClient.ResponseSpec answer = login(client, email, "wrong-password", address());
+            WebTestClient.ResponseSpec answer = login(client, email, "wrong-password", address);
             if (attempt <= 10) {
                 answer.expectStatus().isUnauthorized();
             } else {
@@ -65,7 +67,25 @@ class AbuseThrottleTest extends IntegrationTest {
                                 .isBetween(1L, 15 * 60L));
             }
         }
+        login(client, email, PASSWORD, address).expectStatus().isEqualTo(429);
+        // Nor does moving to another address help: the email's overall count is spent as well.
         login(client, email, PASSWORD, address()).expectStatus().isEqualTo(429);
+    }
+
+    @Test
+    void guessesSpreadOverManyAddressesHitTheEmailsOverallLimit() {
+        String email = registered();
+        for (int attempt = 1; attempt <= 20; attempt++) {
+            login(client, email, "wrong-password", address()).expectStatus().isEqualTo(attempt <= 15 ? 401 : 429);
+        }
+    }
+
+    @Test
+    void forwardedValuesThatAreNotAddressesAllCountAsOneClient() {
+        for (int attempt = 1; attempt <= 25; attempt++) {
+            login(client, uniqueEmail("nobody"), "wrong-password", "not-an-address-" + attempt)
+                    .expectStatus().isEqualTo(attempt <= 20 ? 401 : 429);
+        }
     }
 
     @Test
@@ -103,7 +123,8 @@ class AbuseThrottleTest extends IntegrationTest {
                         .exchangeToMono(response -> response.releaseBody().thenReturn(response.statusCode().value())), 40)
                 .collect(Collectors.groupingBy(status -> status, Collectors.counting()))
                 .block(Duration.ofSeconds(60));
-        assertThat(statuses).containsOnlyKeys(401, 429).containsEntry(401, 10L).containsEntry(429, 30L);
+        // Each from its own address: the email's overall limit (15) is what they all share.
+        assertThat(statuses).containsOnlyKeys(401, 429).containsEntry(401, 15L).containsEntry(429, 25L);
     }
 
     @Test
@@ -119,16 +140,44 @@ class AbuseThrottleTest extends IntegrationTest {
         String email = registered();
         try (ConfigurableApplicationContext other = Instances.start(environment, postgresConnectionOptions,
                 Map.of("server.forward-headers-strategy", "native",
-                        "fluxgate.security.throttle.login-attempts-per-email", "10"))) {
+                        "fluxgate.security.throttle.login-attempts-per-email-overall", "15"))) {
             WebTestClient there = WebTestClient.bindToServer().baseUrl("http://localhost:" + Instances.portOf(other))
                     .build();
-            for (int i = 0; i < 5; i++) {
-                login(client, email, "wrong-password", address()).expectStatus().isUnauthorized();
-                login(there, email, "wrong-password", address()).expectStatus().isUnauthorized();
+            for (int i = 0; i < 15; i++) {
+                login(i % 2 == 0 ? client : there, email, "wrong-password", address()).expectStatus().isUnauthorized();
             }
             login(there, email, "wrong-password", address()).expectStatus().isEqualTo(429);
             login(client, email, "wrong-password", address()).expectStatus().isEqualTo(429);
         }
+    }
+
+    @Test
+    void oneAccountCannotFillTheTransferQueue() {
+        String address = address();
+        Account flooder = signedIn(registered(), address);
+        Account patient = signedIn(registered(), address());
+        Account payee = signedIn(registered(), address());
+        for (Account account : java.util.List.of(flooder, patient, payee)) {
+            client.post().uri("/api/accounts").header("Authorization", account.bearer()).exchange().expectStatus().isCreated();
+        }
+        WebClient http = WebClient.create("http://localhost:" + port);
+        Map<Integer, Long> statuses = Flux.range(0, 40)
+                .flatMap(i -> http.post().uri("/api/transfers").header("Authorization", flooder.bearer())
+                        .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("toUserId", payee.id(), "amount", "1.00"))
+                        .exchangeToMono(response -> response.releaseBody().thenReturn(response.statusCode().value())), 40)
+                .collect(Collectors.groupingBy(status -> status, Collectors.counting()))
+                .block(Duration.ofSeconds(60));
+        // No balance, so those let through answer 422; past five in flight the account hears 429.
+        assertThat(statuses).containsOnlyKeys(422, 429);
+        assertThat(statuses.get(422)).isBetween(5L, 39L);
+        client.post().uri("/api/transfers").header("Authorization", patient.bearer()).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("toUserId", payee.id(), "amount", "1.00")).exchange().expectStatus().isEqualTo(422);
+    }
+
+    private Account signedIn(String email, String address) {
+        var body = login(client, email, PASSWORD, address).expectStatus().isOk()
+                .expectBody(tools.jackson.databind.JsonNode.class).returnResult().getResponseBody();
+        return new Account(body.path("user").path("id").asLong(), email, body.path("token").asString());
     }
 
     private String registered() {

@@ -17,17 +17,17 @@ import org.springframework.http.HttpStatus;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The real hasher at real costs: bounded queues refuse at once, and bulk work never blocks logins. */
+/** The real hasher at real costs: bounded queues refuse at once, and data writes never crowd out signing in. */
 class PasswordHasherTest {
 
     private static final int CORES = Runtime.getRuntime().availableProcessors();
     private PasswordHasher hasher;
 
-    private PasswordHasher hasher(int cost, int queue, int bulkQueue) {
+    private PasswordHasher hasher(int cost, int queue, int dataQueue) {
         hasher = new PasswordHasher(new SecurityProperties("", Duration.ofHours(1), "fluxgate", cost,
                 new SecurityProperties.BootstrapAdmin("", ""), Duration.ofSeconds(2),
-                new SecurityProperties.Hashing(queue, bulkQueue),
-                new SecurityProperties.Throttle(10, 100, 30, Duration.ofMinutes(15))), new SimpleMeterRegistry());
+                new SecurityProperties.Hashing(queue, dataQueue),
+                new SecurityProperties.Throttle(10, 100, 100, 30, Duration.ofMinutes(15))), new SimpleMeterRegistry());
         return hasher;
     }
 
@@ -60,6 +60,18 @@ class PasswordHasherTest {
         }
         // One per thread ran, one waited; the rest were refused without queueing.
         assertThat(refused).isEqualTo(3);
+    }
+
+    @Test
+    void profilePasswordsSpendTheDataBudgetNotTheSignInQueue() {
+        PasswordHasher hasher = hasher(10, 1, 4);
+        CompletableFuture<List<String>> batch = hasher.hashAll(Collections.nCopies(4, "password")).toFuture();
+        assertThatThrownBy(() -> hasher.hashForData("a-profile-password").block())
+                .as("the data budget is spent").isInstanceOf(ApiException.class);
+        assertThat(hasher.matches("password", hasher.hash("password").block()).block())
+                .as("signing in is unaffected").isTrue();
+        assertThat(batch.join()).hasSize(4);
+        assertThat(hasher.hashForData("a-profile-password").block()).startsWith("$2a$10$");
     }
 
     @Test

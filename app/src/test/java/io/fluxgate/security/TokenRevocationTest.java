@@ -135,9 +135,27 @@ class TokenRevocationTest extends IntegrationTest {
                 .exchange().expectStatus().isOk();
     }
 
+    /**
+     * A token issued before versions existed (no {@code ver}) is refused: those carried roles taken
+     * from an email list anyone could get onto.
+     */
+    @Test
+    void aTokenWithoutAVersionIsRefused() {
+        Account user = newUser("Old Token");
+        String unversioned = encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(),
+                JwtClaimsSet.builder().issuer("fluxgate").subject(Long.toString(user.id())).issuedAt(Instant.now())
+                        .expiresAt(Instant.now().plusSeconds(600)).claim("roles", List.of("USER", "ADMIN")).build()))
+                .getTokenValue();
+        client.get().uri("/api/admin/pools").header(HttpHeaders.AUTHORIZATION, "Bearer " + unversioned)
+                .exchange().expectStatus().isUnauthorized();
+        assertThat(token(user.id(), List.of("USER"), Instant.now().plusSeconds(600))).as("with a version it holds")
+                .satisfies(versioned -> client.get().uri("/api/users/{id}", user.id())
+                        .header(HttpHeaders.AUTHORIZATION, "Bearer " + versioned).exchange().expectStatus().isOk());
+    }
+
     private String token(long userId, List<String> roles, Instant expiresAt) {
         JwtClaimsSet claims = JwtClaimsSet.builder().issuer("fluxgate").subject(Long.toString(userId))
-                .issuedAt(Instant.now()).expiresAt(expiresAt).claim("roles", roles).claim("ver", 0L).build();
+                .issuedAt(Instant.now()).expiresAt(expiresAt).claim("roles", roles).claim("ver", 1L).build();
         return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims)).getTokenValue();
     }
 }

@@ -52,6 +52,18 @@ class BoundedWorkQueueTest {
     }
 
     @Test
+    void aWaiterIsAnsweredWhenItsWaitRunsOutEvenIfNothingAheadMoves() {
+        BoundedWorkQueue queue = new BoundedWorkQueue("jobs", 1, 10, Duration.ofMillis(200));
+        queue.submit(Mono.never()).subscribe();
+        AtomicInteger ran = new AtomicInteger();
+        StepVerifier.create(queue.submit(Mono.fromRunnable(ran::incrementAndGet)))
+                .expectError(ApiException.class)
+                .verify(Duration.ofSeconds(10));
+        assertThat(ran).hasValue(0);
+        queue.dispose();
+    }
+
+    @Test
     void workThatWaitedTooLongIsRefusedInsteadOfStarted() {
         BoundedWorkQueue queue = new BoundedWorkQueue("jobs", 1, 10, Duration.ofMillis(50));
         Sinks.One<String> blocker = Sinks.one();
