@@ -1,14 +1,13 @@
 package io.fluxgate.changes;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-
-import java.time.Instant;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.security.TokenRevocation;

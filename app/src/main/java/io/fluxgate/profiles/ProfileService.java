@@ -180,7 +180,7 @@ class ProfileService {
 
     /**
      * Unordered bulk write: every operation is tried; the counts say what happened. Every password
-     * the operations carry is hashed first, on the bulk lane, reserved as one lot (or 503).
+     * the operations carry is hashed first, on the data lane, reserved as one lot (or 503).
      */
     Mono<Map<String, Integer>> bulk(Caller caller, List<ProfileRequests.BulkOperation> operations) {
         List<String> toHash = operations.stream().map(ProfileService::passwordOf).filter(Objects::nonNull).toList();

@@ -42,9 +42,9 @@ public class PasswordHasher implements DisposableBean {
     static final Duration RETRY_AFTER = Duration.ofSeconds(2);
 
     private final BCryptPasswordEncoder encoder;
-    private final ThreadPoolExecutor interactive;
+    private final ThreadPoolExecutor signIn;
     private final ThreadPoolExecutor data;
-    private final Scheduler interactiveScheduler;
+    private final Scheduler signInScheduler;
     private final Scheduler dataScheduler;
     private final Semaphore dataBudget;
     /** Compared against when the email is unknown, so a miss costs as much as a wrong password. */
@@ -53,14 +53,14 @@ public class PasswordHasher implements DisposableBean {
     public PasswordHasher(SecurityProperties properties, MeterRegistry registry) {
         this.encoder = new BCryptPasswordEncoder(properties.bcryptCost());
         int cores = Runtime.getRuntime().availableProcessors();
-        this.interactive = lane("bcrypt", cores, new ArrayBlockingQueue<>(Math.max(1, properties.hashing().queue())));
+        this.signIn = lane("bcrypt", cores, new ArrayBlockingQueue<>(Math.max(1, properties.hashing().queue())));
         // The data budget bounds this queue; it is never the one that refuses.
         this.data = lane("bcrypt-data", Math.max(1, cores / 2), new LinkedBlockingQueue<>());
-        this.interactiveScheduler = Schedulers.fromExecutorService(interactive, "bcrypt");
+        this.signInScheduler = Schedulers.fromExecutorService(signIn, "bcrypt");
         this.dataScheduler = Schedulers.fromExecutorService(data, "bcrypt-data");
         this.dataBudget = new Semaphore(properties.hashing().dataQueue());
         this.decoyHash = encoder.encode("decoy-password-never-matches");
-        Gauge.builder("fluxgate.bcrypt.queued", interactive, pool -> pool.getQueue().size())
+        Gauge.builder("fluxgate.bcrypt.queued", signIn, pool -> pool.getQueue().size())
                 .description("Sign-in password hashes waiting for a thread").register(registry);
         Gauge.builder("fluxgate.bcrypt.data.reserved", dataBudget,
                         budget -> properties.hashing().dataQueue() - budget.availablePermits())
@@ -80,12 +80,12 @@ public class PasswordHasher implements DisposableBean {
 
     /** One hash for a registration, on the sign-in lane; 503 when its queue is full. */
     public Mono<String> hash(String rawPassword) {
-        return interactive(Mono.fromCallable(() -> encoder.encode(rawPassword)));
+        return onSignInLane(Mono.fromCallable(() -> encoder.encode(rawPassword)));
     }
 
     /** Checks a password against a stored hash; a null hash runs the decoy and answers false. */
     public Mono<Boolean> matches(String rawPassword, String storedHash) {
-        return interactive(Mono.fromCallable(() -> check(rawPassword, storedHash)));
+        return onSignInLane(Mono.fromCallable(() -> check(rawPassword, storedHash)));
     }
 
     /** One hash for data (a profile's password), on the data lane; 503 when its budget is spent. */
@@ -121,8 +121,8 @@ public class PasswordHasher implements DisposableBean {
         });
     }
 
-    private <T> Mono<T> interactive(Mono<T> work) {
-        return work.subscribeOn(interactiveScheduler)
+    private <T> Mono<T> onSignInLane(Mono<T> work) {
+        return work.subscribeOn(signInScheduler)
                 .onErrorMap(RejectedExecutionException.class,
                         full -> busy("Too many requests are waiting for password hashing; try again shortly"));
     }
@@ -146,7 +146,7 @@ public class PasswordHasher implements DisposableBean {
 
     @Override
     public void destroy() {
-        interactiveScheduler.dispose();
+        signInScheduler.dispose();
         dataScheduler.dispose();
     }
 }

@@ -52,23 +52,13 @@ public final class RawWsClient implements AutoCloseable {
     /** The next text frame; pings are answered on the way. */
     public String nextText() throws IOException {
         for (;;) {
-            int first = in.readUnsignedByte();
-            int second = in.readUnsignedByte();
-            long length = second & 0x7F;
-            if (length == 126) {
-                length = in.readUnsignedShort();
-            } else if (length == 127) {
-                length = in.readLong();
+            Frame frame = readFrame();
+            if (frame.opcode() == 0x1) {
+                return new String(frame.payload(), StandardCharsets.UTF_8);
             }
-            byte[] payload = new byte[(int) length];
-            in.readFully(payload);
-            int opcode = first & 0x0F;
-            if (opcode == 0x1) {
-                return new String(payload, StandardCharsets.UTF_8);
-            }
-            if (opcode == 0x9) {
-                send(0xA, payload);
-            } else if (opcode == 0x8) {
+            if (frame.opcode() == 0x9) {
+                send(0xA, frame.payload());
+            } else if (frame.opcode() == 0x8) {
                 throw new IOException("closed by the server");
             }
         }
@@ -77,20 +67,30 @@ public final class RawWsClient implements AutoCloseable {
     /** Reads until the server's close frame and answers its status code (1005 when it has none). */
     public int awaitCloseCode() throws IOException {
         for (;;) {
-            int first = in.readUnsignedByte();
-            int second = in.readUnsignedByte();
-            long length = second & 0x7F;
-            if (length == 126) {
-                length = in.readUnsignedShort();
-            } else if (length == 127) {
-                length = in.readLong();
-            }
-            byte[] payload = new byte[(int) length];
-            in.readFully(payload);
-            if ((first & 0x0F) == 0x8) {
+            Frame frame = readFrame();
+            if (frame.opcode() == 0x8) {
+                byte[] payload = frame.payload();
                 return payload.length >= 2 ? ((payload[0] & 0xFF) << 8) | (payload[1] & 0xFF) : 1005;
             }
         }
+    }
+
+    private record Frame(int opcode, byte[] payload) {
+    }
+
+    /** One unmasked server frame. */
+    private Frame readFrame() throws IOException {
+        int first = in.readUnsignedByte();
+        int second = in.readUnsignedByte();
+        long length = second & 0x7F;
+        if (length == 126) {
+            length = in.readUnsignedShort();
+        } else if (length == 127) {
+            length = in.readLong();
+        }
+        byte[] payload = new byte[(int) length];
+        in.readFully(payload);
+        return new Frame(first & 0x0F, payload);
     }
 
     /** Client frames are masked, as the protocol requires. */
