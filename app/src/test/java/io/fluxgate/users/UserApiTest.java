@@ -169,8 +169,9 @@ class UserApiTest extends IntegrationTest {
         List<Long> ids = active.stream().map(UserJson::id).toList();
         assertThat(ids).contains(fresh.id()).doesNotContain(stale.id());
         assertThat(active).allMatch(user -> user.status().equals("active"));
-        assertThat(active.stream().map(UserJson::lastActive).toList())
-                .isSortedAccordingTo(java.util.Comparator.<String>reverseOrder());
+        // As instants: ISO strings do not sort as text ("...:48Z" is a whole second, before "...:48.36Z").
+        assertThat(active.stream().map(user -> java.time.Instant.parse(user.lastActive())).toList())
+                .isSortedAccordingTo(java.util.Comparator.<java.time.Instant>reverseOrder());
     }
 
     @Test
