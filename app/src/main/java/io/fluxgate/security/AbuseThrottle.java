@@ -4,6 +4,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -116,7 +117,7 @@ public class AbuseThrottle {
     }
 
     private Mono<Void> count(List<String> keys, List<Integer> maxima, String detail) {
-        List<String> args = new java.util.ArrayList<>();
+        List<String> args = new ArrayList<>();
         args.add(Long.toString(limits.window().toMillis()));
         maxima.forEach(max -> args.add(Integer.toString(max)));
         return redis.execute(COUNT, keys, args).next()

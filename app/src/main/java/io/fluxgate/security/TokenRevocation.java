@@ -1,13 +1,11 @@
 package io.fluxgate.security;
 
-import java.time.Duration;
 import java.util.Optional;
 
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import reactor.core.publisher.Mono;
 
-import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 /**
@@ -23,15 +21,10 @@ public class TokenRevocation {
     private final UserStandings standings;
     private final AsyncCache<Long, Optional<UserStandings.Standing>> cache;
 
-    @Autowired
     public TokenRevocation(UserStandings standings, SecurityProperties properties) {
-        this(standings, properties.revocationCheckInterval());
-    }
-
-    TokenRevocation(UserStandings standings, Duration trustFor) {
         this.standings = standings;
         this.cache = Caffeine.newBuilder()
-                .expireAfterWrite(trustFor)
+                .expireAfterWrite(properties.revocationCheckInterval())
                 .maximumSize(100_000)
                 .buildAsync();
     }
