@@ -98,6 +98,20 @@ public class WriteBehind implements SmartLifecycle {
                 });
     }
 
+    /** Records many writes of one type in one command; the latest value per id wins. */
+    public Mono<Boolean> enqueueAll(String type, Map<String, String> values) {
+        if (values.isEmpty()) {
+            return Mono.just(true);
+        }
+        return redis.opsForHash().putAll(key(type, "pending"), values)
+                .timeout(settings.writeTimeout())
+                .thenReturn(true)
+                .onErrorResume(error -> {
+                    enqueueErrors.increment(values.size());
+                    return Mono.just(false);
+                });
+    }
+
     /** Applies what is pending for every type once; what failed stays for the next flush. */
     public Mono<Void> flushAll() {
         return Flux.fromIterable(writers.values()).concatMap(this::flush).then();

@@ -1,5 +1,6 @@
 package io.fluxgate.changes;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,10 +35,15 @@ public class ChangeHub {
     private final ChangeEvent[] ring;
     private long published;
     private Position start;
+    /** Whether the listener is connected, and when it last finished reading the log up to date. */
+    private volatile boolean listening;
+    private volatile long caughtUpAt;
+    private final long maxSilenceNanos;
 
     ChangeHub(ChangeStreamMetrics metrics, ChangeStreamProperties properties) {
         this.metrics = metrics;
         this.ring = new ChangeEvent[properties.hubHistory()];
+        this.maxSilenceNanos = maxSilence(properties).toNanos();
     }
 
     void publish(ChangeEvent event) {
@@ -67,6 +73,40 @@ public class ChangeHub {
     public Position head() {
         Position position = head.get();
         return position == null ? Position.ORIGIN : position;
+    }
+
+    /** The listener has read everything committed before it began its last read. */
+    void caughtUp() {
+        caughtUpAt = System.nanoTime();
+        listening = true;
+    }
+
+    /** The listener lost its connection: nothing is known of commits from now until it catches up. */
+    void listenerLost() {
+        listening = false;
+    }
+
+    /**
+     * Whether this replica has seen every change committed more than a moment ago: the listener is
+     * connected and has caught up with the log within {@link #maxSilence} (it reads at least once per
+     * poll interval, so a longer silence means it is stuck, even on a connection that looks alive).
+     */
+    public boolean isCurrent() {
+        return listening && System.nanoTime() - caughtUpAt < maxSilenceNanos;
+    }
+
+    /** Two poll intervals and a second: the longest a working listener goes without finishing a read. */
+    public static Duration maxSilence(ChangeStreamProperties properties) {
+        return properties.pollInterval().multipliedBy(2).plusSeconds(1);
+    }
+
+    /**
+     * Hands every change published from now on to {@code consumer}, in commit order, on the
+     * listener's own thread: for quick in-process reactions such as evicting a cached row. It must not
+     * block or throw.
+     */
+    public Disposable onCommitted(Consumer<ChangeEvent> consumer) {
+        return subscribe(Runnable::run, consumer);
     }
 
     boolean isStarted() {

@@ -57,6 +57,7 @@ class ChangeListener implements SmartLifecycle {
                         // A connection that worked resets the backoff: each outage starts fast again.
                         .transientErrors(true)
                         .doBeforeRetry(signal -> {
+                            hub.listenerLost();
                             metrics.listenerReconnects.increment();
                             log.warn("Change listener lost its connection ({}); reconnecting",
                                     signal.failure().toString());
@@ -89,11 +90,13 @@ class ChangeListener implements SmartLifecycle {
 
     /** Publishes everything committed past the hub's head. */
     private Mono<Long> catchUp(ChangeLogReader reader) {
-        return reader.after(hub.head(), ChangeLogReader.Filter.EVERYTHING).doOnNext(hub::publish).count();
+        return reader.after(hub.head(), ChangeLogReader.Filter.EVERYTHING).doOnNext(hub::publish).count()
+                .doOnSuccess(published -> hub.caughtUp());
     }
 
     @Override
     public void stop() {
+        hub.listenerLost();
         Disposable current = running;
         if (current != null) {
             current.dispose();

@@ -36,7 +36,9 @@ public record DatabaseProperties(
      * @param minIdle connections kept open while idle
      * @param maxIdleTime an idle connection older than this is closed
      * @param acquireTimeout how long a caller waits for a connection before the request fails with 503
-     * @param validationQuery run on every acquire so a dead connection is never handed out
+     * @param validationQuery run on every acquire, a round trip each; empty (the default) checks the
+     *        connection locally instead, which is free and catches every connection the server or
+     *        the network closed (a restart, a terminated backend)
      */
     public record Pool(int maxSize, int minIdle, Duration maxIdleTime, Duration acquireTimeout, String validationQuery) {
     }

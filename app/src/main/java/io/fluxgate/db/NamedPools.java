@@ -14,6 +14,7 @@ import io.r2dbc.proxy.ProxyConnectionFactory;
 import io.r2dbc.spi.ConnectionFactories;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.ConnectionFactoryOptions;
+import io.r2dbc.spi.ValidationDepth;
 
 import org.springframework.beans.factory.DisposableBean;
 
@@ -46,7 +47,7 @@ public final class NamedPools implements DisposableBean {
     private void add(String name, ConnectionFactoryOptions options, DatabaseProperties.Pool settings,
             DatabaseProperties properties, MeterRegistry registry) {
         Duration attempt = settings.acquireTimeout().dividedBy(ACQUIRE_ATTEMPTS);
-        ConnectionPool pool = new ConnectionPool(ConnectionPoolConfiguration.builder(ConnectionFactories.get(options))
+        ConnectionPoolConfiguration.Builder config = ConnectionPoolConfiguration.builder(ConnectionFactories.get(options))
                 .name(name)
                 .maxSize(settings.maxSize())
                 // Kept below maxSize on purpose: initialSize == maxSize can pin every connection to
@@ -57,9 +58,16 @@ public final class NamedPools implements DisposableBean {
                 .acquireRetry(ACQUIRE_ATTEMPTS - 1)
                 .maxAcquireTime(attempt)
                 .maxCreateConnectionTime(attempt)
-                .maxValidationTime(attempt)
-                .validationQuery(settings.validationQuery())
-                .build());
+                .maxValidationTime(attempt);
+        // A query per acquire costs a round trip per statement; a local check is enough to never hand
+        // out a connection whose socket is closed, and a dead one found mid-query fails that query
+        // only (the acquire retry above covers the rest).
+        if (settings.validationQuery() == null || settings.validationQuery().isBlank()) {
+            config.validationDepth(ValidationDepth.LOCAL);
+        } else {
+            config.validationQuery(settings.validationQuery());
+        }
+        ConnectionPool pool = new ConnectionPool(config.build());
         QueryMetrics metrics = new QueryMetrics(name, registry);
         ConnectionFactory instrumented = ProxyConnectionFactory.builder(pool)
                 .listener(new QueryMetricsListener(name, metrics, properties.slowQueryThreshold()))

@@ -17,6 +17,8 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  *        and role removal stop that user's tokens within this interval (plus a second on WebSockets)
  * @param hashing bounds of the bcrypt work queues
  * @param throttle failed-login and registration limits
+ * @param verifiedTokens tokens whose signature check is remembered (until each expires), so a client's
+ *        next request with the same token skips it; 0 verifies every request
  */
 @ConfigurationProperties("fluxgate.security")
 public record SecurityProperties(
@@ -27,7 +29,8 @@ public record SecurityProperties(
         @DefaultValue BootstrapAdmin bootstrapAdmin,
         Duration revocationCheckInterval,
         Hashing hashing,
-        Throttle throttle) {
+        Throttle throttle,
+        @DefaultValue("10000") long verifiedTokens) {
 
     /**
      * @param email the bootstrap admin's address; empty for none

@@ -1,5 +1,6 @@
 package io.fluxgate.security;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
@@ -33,8 +34,13 @@ public class TokenService {
     }
 
     public IssuedToken issue(long userId, List<String> roles, long tokenVersion) {
+        return issue(userId, roles, tokenVersion, properties.tokenTtl());
+    }
+
+    /** A token that lives {@code ttl} instead of the configured lifetime. */
+    public IssuedToken issue(long userId, List<String> roles, long tokenVersion, Duration ttl) {
         Instant now = Instant.now();
-        Instant expiresAt = now.plus(properties.tokenTtl());
+        Instant expiresAt = now.plus(ttl);
         JwtClaimsSet claims = JwtClaimsSet.builder()
                 .issuer(properties.issuer())
                 .subject(Long.toString(userId))

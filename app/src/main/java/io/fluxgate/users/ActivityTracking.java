@@ -10,31 +10,32 @@ import reactor.core.publisher.Mono;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
+import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
+import org.springframework.web.server.WebFilterChain;
 
 /**
- * {@code lastActive} on every authenticated request, without an UPDATE per request: each request
- * records "user X seen at T" in the write-behind queue (Redis coalesces a user's touches into one
- * entry), and every flush applies all of them in one UPDATE.
+ * {@code lastActive} on every authenticated request, without an UPDATE or even a Redis command per
+ * request: each request notes "user X seen at T" in memory ({@link RecentActivity}, a user's touches
+ * coalesce), the notes go to the write-behind queue in Redis once a second, and every write-behind
+ * flush applies all of them in one UPDATE.
  */
 @Configuration(proxyBeanMethods = false)
 class ActivityTracking {
 
     static final String TYPE = "user-last-active";
 
-    /** Records the caller's activity without making the request wait for it. */
+    /** Notes the caller's activity; the request never waits for it. */
     @Bean
-    WebFilter activityFilter(WriteBehind writeBehind) {
+    WebFilter activityFilter(RecentActivity activity, Warmup warmup) {
         return new WebFilter() {
             @Override
-            public Mono<Void> filter(org.springframework.web.server.ServerWebExchange exchange,
-                    org.springframework.web.server.WebFilterChain chain) {
-                // The principal lives in the request's Reactor context, so it is read inside the chain;
-                // the Redis write itself is not waited for.
+            public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
+                // The principal lives in the request's Reactor context, so it is read inside the chain.
                 return exchange.getPrincipal()
-                        .filter(JwtAuthenticationToken.class::isInstance)
-                        .doOnNext(principal -> writeBehind.enqueue(TYPE, principal.getName(),
-                                Long.toString(System.currentTimeMillis())).subscribe())
+                        .filter(principal -> principal instanceof JwtAuthenticationToken
+                                && !warmup.isWarmingUpAs(principal.getName()))
+                        .doOnNext(principal -> activity.seen(principal.getName(), System.currentTimeMillis()))
                         .then(chain.filter(exchange));
             }
         };
@@ -56,5 +57,4 @@ class ActivityTracking {
             }
         };
     }
-
 }

@@ -7,23 +7,28 @@ import reactor.core.publisher.Mono;
 import org.springframework.stereotype.Component;
 
 /**
- * Users cached by id (30 minutes) and by email (5 minutes), with keys from configuration. The
- * cached JSON is the API's user: there is no password or hash to leak. {@code lastActive} in a
- * cached user may trail the database by up to the TTL.
+ * Users cached in Redis by id (30 minutes) and by email (5 minutes), with keys from configuration,
+ * and by id in this replica's memory in front of that ({@link UserNearCache}). The cached JSON is the
+ * API's user: there is no password or hash to leak. {@code lastActive} in a cached user may trail the
+ * database by up to the TTL.
  */
 @Component
 class UserCache {
 
     private final RedisCache cache;
+    private final UserNearCache near;
     private final CacheSettings settings;
 
-    UserCache(RedisCache cache, CacheSettings settings) {
+    UserCache(RedisCache cache, UserNearCache near, CacheSettings settings) {
         this.cache = cache;
+        this.near = near;
         this.settings = settings;
     }
 
+    /** From this replica's memory, else Redis, else {@code load}. */
     Mono<User> byId(long id, Mono<User> load) {
-        return cache.getOrLoad(idKey(id), User.class, settings.userTtl(), load, UserCache::hasRoles);
+        return near.byId(id, Mono.defer(
+                () -> cache.getOrLoad(idKey(id), User.class, settings.userTtl(), load, UserCache::hasRoles)));
     }
 
     Mono<User> byEmail(String email, Mono<User> load) {
@@ -35,8 +40,9 @@ class UserCache {
         return user.roles() != null;
     }
 
-    /** Forgets a user under every key it may be cached under. */
+    /** Forgets a user under every key it may be cached under, here at once and in Redis. */
     Mono<Void> evict(long id, String... emails) {
+        near.evict(id);
         String[] keys = new String[emails.length + 1];
         keys[0] = idKey(id);
         for (int i = 0; i < emails.length; i++) {

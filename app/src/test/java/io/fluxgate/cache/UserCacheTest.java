@@ -57,12 +57,13 @@ class UserCacheTest extends IntegrationTest {
     @Test
     void theSecondReadComesFromRedis() {
         Account user = newUser("Cached");
-        double hits = meters.counter("fluxgate.cache.hits").count();
+        double hits = cacheHits();
         assertThat(name(user)).isEqualTo("Cached");
-        // Behind the cache's back: the cached copy still answers.
+        // Behind the cache's back: the cached copy still answers (from this replica's memory until
+        // the change stream evicts it there, then from Redis).
         db.sql("UPDATE users SET name = 'Changed Behind' WHERE id = $1").bind(0, user.id()).fetch().rowsUpdated().block();
         assertThat(name(user)).isEqualTo("Cached");
-        assertThat(meters.counter("fluxgate.cache.hits").count()).isGreaterThan(hits);
+        assertThat(cacheHits()).isGreaterThan(hits);
         String cached = redis.opsForValue().get(cache.key("user:" + user.id())).block();
         assertThat(cached).contains("\"email\"").doesNotContain("password").doesNotContain("$2a$");
     }
@@ -195,6 +196,10 @@ class UserCacheTest extends IntegrationTest {
             await(() -> lastActive(user.id()).isAfter(before));
         }
         assertThat(lastActive(user.id())).isEqualTo(Instant.ofEpochMilli(seen));
+    }
+
+    private double cacheHits() {
+        return meters.counter("fluxgate.cache.hits").count() + meters.counter("fluxgate.cache.near.hits").count();
     }
 
     private Instant lastActive(long id) {

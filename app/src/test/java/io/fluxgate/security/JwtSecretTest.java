@@ -24,7 +24,7 @@ class JwtSecretTest {
         return new SecurityProperties(secret, java.time.Duration.ofHours(1), "fluxgate", 4,
                 new SecurityProperties.BootstrapAdmin("", ""), java.time.Duration.ofSeconds(2),
                 new SecurityProperties.Hashing(64, 1000),
-                new SecurityProperties.Throttle(10, 100, 100, 30, java.time.Duration.ofMinutes(15)));
+                new SecurityProperties.Throttle(10, 100, 100, 30, java.time.Duration.ofMinutes(15)), 10_000);
     }
 
     @Test

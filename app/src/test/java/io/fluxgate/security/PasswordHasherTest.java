@@ -27,7 +27,7 @@ class PasswordHasherTest {
         hasher = new PasswordHasher(new SecurityProperties("", Duration.ofHours(1), "fluxgate", cost,
                 new SecurityProperties.BootstrapAdmin("", ""), Duration.ofSeconds(2),
                 new SecurityProperties.Hashing(queue, dataQueue),
-                new SecurityProperties.Throttle(10, 100, 100, 30, Duration.ofMinutes(15))), new SimpleMeterRegistry());
+                new SecurityProperties.Throttle(10, 100, 100, 30, Duration.ofMinutes(15)), 10_000), new SimpleMeterRegistry());
         return hasher;
     }
 
