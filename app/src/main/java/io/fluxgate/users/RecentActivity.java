@@ -19,7 +19,8 @@ import org.springframework.stereotype.Component;
  * {@code fluxgate.cache.write-behind.gather-interval} the whole set goes to the write-behind queue in
  * one Redis command, so a busy user costs one map write per request instead of a network round trip.
  * What a crash can lose is the last interval's notes (lastActive only; the user's next request notes
- * it again); a shutdown hands over what is left after the last request has finished.
+ * it again); a shutdown hands over what is left after the last request has finished. While Redis
+ * refuses a hand-over the notes stay here (one entry per user seen) and go with the next one.
  */
 @Component
 class RecentActivity implements SmartLifecycle {
@@ -49,7 +50,12 @@ class RecentActivity implements SmartLifecycle {
         Map<String, String> batch = new HashMap<>(seen);
         // Removed only where unchanged: a user seen again meanwhile stays for the next hand-over.
         batch.forEach(seen::remove);
-        return writeBehind.enqueueAll(ActivityTracking.TYPE, batch);
+        return writeBehind.enqueueAll(ActivityTracking.TYPE, batch).doOnNext(accepted -> {
+            if (!accepted) {
+                // Redis is down or slow: keep the notes for the next hand-over (a newer one wins).
+                batch.forEach(seen::putIfAbsent);
+            }
+        });
     }
 
     @Override

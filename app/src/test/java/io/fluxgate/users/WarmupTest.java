@@ -37,7 +37,7 @@ class WarmupTest extends IntegrationTest {
                 .map(row -> row.get("id", Long.class)).one().block();
         // A long gathering interval keeps what the instance noted in memory, where the test can look.
         try (ConfigurableApplicationContext other = Instances.start(environment, postgresConnectionOptions, Map.of(
-                "fluxgate.warmup.duration", "2s", "fluxgate.cache.write-behind.gather-interval", "1h"))) {
+                "fluxgate.warmup.max-duration", "2s", "fluxgate.cache.write-behind.gather-interval", "1h"))) {
             // Start-up returns only after the warm-up: these requests were served before it was ready.
             long reads = other.getBean(MeterRegistry.class).find("http.server.requests").timers().stream()
                     .filter(timer -> String.valueOf(timer.getId().getTag("uri")).startsWith("/api/users"))
