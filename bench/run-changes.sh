@@ -3,6 +3,7 @@
 # PostgreSQL), runs the harness against it, prints the table, stops the service.
 #   bash bench/run-changes.sh                                   # the full matrix (takes ~15 minutes)
 #   bash bench/run-changes.sh --subscribers=100 --rates=100 --seconds=5   # a quick look
+#   FLUXGATE_JAR=/path/to/other.jar bash bench/run-changes.sh ...      # the same runs against another build
 # Harness options: --subscribers=100,1000,5000 --rates=100,1000,5000 --seconds=15 --warmup=3 --writers=8
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,17 +13,20 @@ PORT=${BENCH_PORT:-8089}
 export PGPASSWORD=${FLUXGATE_DB_PASSWORD:-}
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
 
-./mvnw -B -q -DskipTests package
+if [ -z "${FLUXGATE_JAR:-}" ]; then
+    ./mvnw -B -q -DskipTests package
+fi
 ./mvnw -B -q -pl bench dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >/dev/null
 
 # Every subscriber of the harness signs in as the same user: lift the per-user session limit.
 FLUXGATE_DB_NAME=$DB PORT=$PORT FLUXGATE_SECURITY_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop \
     FLUXGATE_CHANGES_MAX_SESSIONS_PER_USER=100000 \
-    java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar app/target/fluxgate-app-*.jar > bench/target/server.log 2>&1 &
+    java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar ${FLUXGATE_JAR:-app/target/fluxgate-app-*.jar} > bench/target/server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 60); do
-    curl -sf "http://localhost:$PORT/actuator/health" >/dev/null && break
+# Ready: migrated, and done with its start-up warm-up.
+for _ in $(seq 1 120); do
+    curl -sf "http://localhost:$PORT/actuator/health/readiness" >/dev/null && break
     sleep 1
 done
 

@@ -197,6 +197,7 @@ for name in ${CASES//,/ }; do
     stop_server
 done
 PG=$(pgbench_select)
+[ "${PG:-0}" -gt 0 ] || { echo "pgbench gave no rate (is it installed? Debian: postgresql-contrib or postgresql-client)"; PG=1; }
 
 echo
 printf '%-24s %10s %9s %11s %9s %10s %10s %8s\n' "route" "warm req/s" "p99 ms" "of pgbench" "of raw" "cold 30s" "cold/warm" "to 80%"

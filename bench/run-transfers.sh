@@ -5,6 +5,7 @@
 # registration limit is lifted; the banker is the bootstrap admin.
 #   bash bench/run-transfers.sh                   # 15 s per case
 #   bash bench/run-transfers.sh --seconds=5       # a quick look
+#   FLUXGATE_JAR=/path/to/other.jar bash bench/run-transfers.sh   # the same runs against another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,9 @@ PORT=${BENCH_PORT:-8089}
 ADMIN=bench-admin@example.com
 export PGPASSWORD=${FLUXGATE_DB_PASSWORD:-}
 
-./mvnw -B -q -DskipTests package
+if [ -z "${FLUXGATE_JAR:-}" ]; then
+    ./mvnw -B -q -DskipTests package
+fi
 ./mvnw -B -q -pl bench dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >/dev/null
 
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null 2>&1
@@ -22,10 +25,11 @@ FLUXGATE_DB_NAME=$DB PORT=$PORT FLUXGATE_CACHE_KEY_PREFIX="fluxgate-bench-transf
     FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_EMAIL=$ADMIN FLUXGATE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD=bench-password-1 \
     FLUXGATE_SECURITY_THROTTLE_REGISTRATIONS_PER_ADDRESS=100000 \
     FLUXGATE_SECURITY_BCRYPT_COST=4 \
-    java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar app/target/fluxgate-app-*.jar > bench/target/server-transfers.log 2>&1 &
+    java ${SERVER_JAVA_OPTS:--Xms512m -Xmx1g} -jar ${FLUXGATE_JAR:-app/target/fluxgate-app-*.jar} > bench/target/server-transfers.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 60); do curl -sf "http://localhost:$PORT/actuator/health" >/dev/null && break; sleep 1; done
+# Ready: migrated, and done with its start-up warm-up.
+for _ in $(seq 1 120); do curl -sf "http://localhost:$PORT/actuator/health/readiness" >/dev/null && break; sleep 1; done
 
 printf '%-9s %-12s %-12s %-9s %-9s %-9s %-9s %-9s %-7s %s\n' "accounts" "connections" "transfers/s" "p50 ms" "p95 ms" "p99 ms" "max ms" "refused" "errors" "conserved"
 for accounts in 2 8 1000; do

@@ -36,9 +36,10 @@ public record DatabaseProperties(
      * @param minIdle connections kept open while idle
      * @param maxIdleTime an idle connection older than this is closed
      * @param acquireTimeout how long a caller waits for a connection before the request fails with 503
-     * @param validationQuery run on every acquire, a round trip each; empty (the default) checks the
-     *        connection locally instead, which is free and catches every connection the server or
-     *        the network closed (a restart, a terminated backend)
+     * @param validationQuery run on every acquire (a round trip each), so a dead connection is found
+     *        and replaced before a request gets it; empty checks locally instead (is the socket
+     *        open?), which is free and catches a restart or a terminated backend, but not a
+     *        connection whose host vanished without closing it
      */
     public record Pool(int maxSize, int minIdle, Duration maxIdleTime, Duration acquireTimeout, String validationQuery) {
     }

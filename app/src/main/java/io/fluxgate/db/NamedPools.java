@@ -59,9 +59,10 @@ public final class NamedPools implements DisposableBean {
                 .maxAcquireTime(attempt)
                 .maxCreateConnectionTime(attempt)
                 .maxValidationTime(attempt);
-        // A query per acquire costs a round trip per statement; a local check is enough to never hand
-        // out a connection whose socket is closed, and a dead one found mid-query fails that query
-        // only (the acquire retry above covers the rest).
+        // The validation query (SELECT 1 by default) costs a round trip per acquire but finds any
+        // dead connection, even one whose host vanished without closing it, within maxValidationTime.
+        // Without one, the check is local (is the socket open?): no round trip, but a connection cut
+        // silently reaches a request, whose query then waits for TCP to give up.
         if (settings.validationQuery() == null || settings.validationQuery().isBlank()) {
             config.validationDepth(ValidationDepth.LOCAL);
         } else {

@@ -50,12 +50,15 @@ class RecentActivity implements SmartLifecycle {
         Map<String, String> batch = new HashMap<>(seen);
         // Removed only where unchanged: a user seen again meanwhile stays for the next hand-over.
         batch.forEach(seen::remove);
-        return writeBehind.enqueueAll(ActivityTracking.TYPE, batch).doOnNext(accepted -> {
-            if (!accepted) {
-                // Redis is down or slow: keep the notes for the next hand-over (a newer one wins).
-                batch.forEach(seen::putIfAbsent);
-            }
-        });
+        // Redis is down or slow, or the hand-over was cancelled by a shutdown: the notes stay for the
+        // next one (a newer note of the same user wins).
+        return writeBehind.enqueueAll(ActivityTracking.TYPE, batch)
+                .doOnNext(accepted -> {
+                    if (!accepted) {
+                        batch.forEach(seen::putIfAbsent);
+                    }
+                })
+                .doOnCancel(() -> batch.forEach(seen::putIfAbsent));
     }
 
     @Override

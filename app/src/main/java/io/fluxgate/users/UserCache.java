@@ -40,7 +40,11 @@ class UserCache {
         return user.roles() != null;
     }
 
-    /** Forgets a user under every key it may be cached under, here at once and in Redis. */
+    /**
+     * Forgets a user under every key it may be cached under, here and in Redis. Here twice: at once,
+     * and again once Redis has deleted its copy, so a near-cache miss that read the old copy from
+     * Redis in between is not kept.
+     */
     Mono<Void> evict(long id, String... emails) {
         near.evict(id);
         String[] keys = new String[emails.length + 1];
@@ -48,7 +52,7 @@ class UserCache {
         for (int i = 0; i < emails.length; i++) {
             keys[i + 1] = emailKey(emails[i]);
         }
-        return cache.delete(keys);
+        return cache.delete(keys).then(Mono.fromRunnable(() -> near.evict(id)));
     }
 
     String idKey(long id) {

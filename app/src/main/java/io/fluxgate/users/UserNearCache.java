@@ -1,5 +1,6 @@
 package io.fluxgate.users;
 
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
 import com.github.benmanes.caffeine.cache.Cache;
@@ -25,7 +26,11 @@ import org.springframework.stereotype.Component;
  * the listener is current ({@link ChangeHub#isCurrent()}); while it reconnects or falls silent, reads
  * go to Redis and PostgreSQL and the near cache is emptied. So a read here is at most as stale as the
  * listener's lag behind a commit (milliseconds; at worst {@link ChangeHub#maxSilence} if it stalls
- * unnoticed), and entries also expire after {@code fluxgate.cache.near-ttl}.
+ * unnoticed), and entries also expire after {@code fluxgate.cache.near.ttl}.
+ *
+ * <p>An event can arrive before the writing replica has deleted the Redis copy, so for a short while
+ * after a user changed ({@link #settling}: the cache write timeout plus a second) what a miss reads is
+ * passed on but not kept: the old Redis copy must not be re-learned here.
  *
  * <p>{@code lastActive} is not a change event (V3 migration), so a near-cached user's lastActive trails
  * the database by up to the near TTL, like the Redis copy does by up to its own.
@@ -35,6 +40,8 @@ class UserNearCache implements DisposableBean {
 
     private final ChangeHub hub;
     private final Cache<Long, User> users;
+    /** Users changed within the settling time: reads of them are not kept. */
+    private final Cache<Long, Boolean> settling;
     private final boolean enabled;
     /** Bumped by every eviction: a load that saw it move may have read what was evicted, and is not kept. */
     private final AtomicLong evictions = new AtomicLong();
@@ -54,6 +61,10 @@ class UserNearCache implements DisposableBean {
                 .maximumSize(Math.max(settings.near().maxUsers(), 1))
                 .expireAfterWrite(settings.near().ttl())
                 .build();
+        this.settling = Caffeine.newBuilder()
+                .maximumSize(Math.max(settings.near().maxUsers(), 1))
+                .expireAfterWrite(settings.writeTimeout().plus(Duration.ofSeconds(1)))
+                .build();
         this.subscription = hub.onCommitted(this::onCommitted);
     }
 
@@ -68,12 +79,16 @@ class UserNearCache implements DisposableBean {
             return Mono.just(known);
         }
         misses.increment();
+        if (settling.getIfPresent(id) != null) {
+            return load;
+        }
         long seen = evictions.get();
         return load.doOnNext(user -> keep(id, user, seen));
     }
 
     void evict(long id) {
         evictions.incrementAndGet();
+        settling.put(id, Boolean.TRUE);
         users.invalidate(id);
     }
 

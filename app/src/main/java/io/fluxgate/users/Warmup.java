@@ -70,7 +70,10 @@ class Warmup implements ApplicationRunner {
 
     @EventListener
     void serverStarted(WebServerInitializedEvent event) {
-        port = event.getWebServer().getPort();
+        // The application's own server; a separate management server has a namespace of its own.
+        if (event.getApplicationContext().getServerNamespace() == null) {
+            port = event.getWebServer().getPort();
+        }
     }
 
     @EventListener
