@@ -12,7 +12,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -68,12 +67,13 @@ public class WriteBehind implements SmartLifecycle {
     private final Counter rows;
     private final Counter failures;
     private final Counter enqueueErrors;
-    private volatile Disposable worker;
+    private final PeriodicTask worker;
 
     WriteBehind(ReactiveStringRedisTemplate redis, CacheSettings settings, List<BatchWriter> writers,
             MeterRegistry registry) {
         this.redis = redis;
         this.settings = settings;
+        this.worker = new PeriodicTask(settings.writeBehind().flushInterval(), this::flushAll);
         writers.forEach(writer -> this.writers.put(writer.type(), writer));
         Gauge.builder("fluxgate.writebehind.pending", pending, AtomicLong::get)
                 .description("Writes waiting in Redis to be applied").register(registry);
@@ -187,20 +187,13 @@ public class WriteBehind implements SmartLifecycle {
 
     @Override
     public void start() {
-        Duration interval = settings.writeBehind().flushInterval();
-        worker = Flux.interval(interval, interval)
-                .onBackpressureDrop()
-                .concatMap(tick -> flushAll(), 1)
-                .subscribe();
+        worker.start();
     }
 
     /** Stops the worker after one last flush, so nothing waits longer than it must. */
     @Override
     public void stop() {
-        Disposable current = worker;
-        if (current != null) {
-            current.dispose();
-        }
+        worker.stop();
         retryNotBefore.clear();
         try {
             flushAll().block(Duration.ofSeconds(10));
@@ -211,8 +204,7 @@ public class WriteBehind implements SmartLifecycle {
 
     @Override
     public boolean isRunning() {
-        Disposable current = worker;
-        return current != null && !current.isDisposed();
+        return worker.isRunning();
     }
 
     @Override

@@ -6,9 +6,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 import io.fluxgate.cache.CacheSettings;
+import io.fluxgate.cache.PeriodicTask;
 import io.fluxgate.cache.WriteBehind;
-import reactor.core.Disposable;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 import org.springframework.context.SmartLifecycle;
@@ -26,13 +25,12 @@ import org.springframework.stereotype.Component;
 class RecentActivity implements SmartLifecycle {
 
     private final WriteBehind writeBehind;
-    private final Duration interval;
     private final Map<String, String> seen = new ConcurrentHashMap<>();
-    private volatile Disposable worker;
+    private final PeriodicTask worker;
 
     RecentActivity(WriteBehind writeBehind, CacheSettings settings) {
         this.writeBehind = writeBehind;
-        this.interval = settings.writeBehind().gatherInterval();
+        this.worker = new PeriodicTask(settings.writeBehind().gatherInterval(), this::handOver);
     }
 
     void seen(String userId, long millis) {
@@ -63,26 +61,19 @@ class RecentActivity implements SmartLifecycle {
 
     @Override
     public void start() {
-        worker = Flux.interval(interval, interval)
-                .onBackpressureDrop()
-                .concatMap(tick -> handOver(), 1)
-                .subscribe();
+        worker.start();
     }
 
     /** After the shutdown gate has let the last request finish, and before write-behind's last flush. */
     @Override
     public void stop() {
-        Disposable current = worker;
-        if (current != null) {
-            current.dispose();
-        }
+        worker.stop();
         handOver().block(Duration.ofSeconds(5));
     }
 
     @Override
     public boolean isRunning() {
-        Disposable current = worker;
-        return current != null && !current.isDisposed();
+        return worker.isRunning();
     }
 
     @Override
