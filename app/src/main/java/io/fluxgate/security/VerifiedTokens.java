@@ -55,6 +55,11 @@ final class VerifiedTokens implements ReactiveJwtDecoder {
         return left.isNegative() ? Duration.ZERO : left;
     }
 
+    /** Whether this exact token's verification is remembered (for tests). */
+    boolean remembers(String token) {
+        return verified.getIfPresent(token) != null;
+    }
+
     long size() {
         verified.cleanUp();
         return verified.estimatedSize();

@@ -22,6 +22,7 @@ import org.springframework.security.oauth2.jwt.JwsHeader;
 import org.springframework.security.oauth2.jwt.JwtClaimsSet;
 import org.springframework.security.oauth2.jwt.JwtEncoder;
 import org.springframework.security.oauth2.jwt.JwtEncoderParameters;
+import org.springframework.security.oauth2.jwt.ReactiveJwtDecoder;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -35,6 +36,10 @@ class TokenRevocationTest extends IntegrationTest {
 
     /** The contract's bound: fluxgate.security.revocation-check-interval (2 s) plus the WebSocket check. */
     private static final Duration WITHIN = Duration.ofSeconds(5);
+
+    /** The application's token decoder: verified tokens are remembered in front of Nimbus. */
+    @Autowired
+    ReactiveJwtDecoder decoder;
 
     @LocalServerPort
     int port;
@@ -59,6 +64,18 @@ class TokenRevocationTest extends IntegrationTest {
         // A token from before the suspension never comes back; a new login works.
         ownProfile(user).expectStatus().isUnauthorized();
         ownProfile(login(user.email())).expectStatus().isOk();
+    }
+
+    @Test
+    void aRevokedTokenIsRefusedWhileItsVerificationIsStillRemembered() {
+        Account admin = admin();
+        Account user = newUser("Remembered");
+        ownProfile(user).expectStatus().isOk();
+        assertThat(((VerifiedTokens) decoder).remembers(user.token())).as("verified once, then remembered").isTrue();
+        setStatus(admin, user, "suspended");
+        await().atMost(WITHIN).untilAsserted(() -> ownProfile(user).expectStatus().isUnauthorized());
+        // The signature check is still remembered: revocation never depends on forgetting it.
+        assertThat(((VerifiedTokens) decoder).remembers(user.token())).isTrue();
     }
 
     @Test
