@@ -36,7 +36,8 @@ import reactor.netty.resources.LoopResources;
  * Change-stream load: N WebSocket subscribers on {@code post_changes}, posts inserted at a fixed rate
  * by concurrent JDBC writers (one row per transaction), commit-to-frame latency from each frame's
  * {@code committedAt} (read without a JSON parse), delivered frames per second, and the server's heap
- * per idle subscriber. Runs against a service that is already up; see bench/run-changes.sh.
+ * per idle subscriber. Runs against a service that is already up; see bench/run-changes.sh. With
+ * {@code --raw-url} it drives {@link RawBroadcaster} instead (bench/run-broadcaster.sh).
  */
 public final class ChangeStreamBench {
 
@@ -55,25 +56,30 @@ public final class ChangeStreamBench {
         List<Integer> subscriberCounts = ints(options.getOrDefault("subscribers", "100,1000,5000"));
         List<Integer> rates = ints(options.getOrDefault("rates", "100,1000,5000"));
 
-        Credentials user = registerAndLogin(base);
+        // --raw-url: the same subscribers and measurements against RawBroadcaster, the fan-out ceiling.
+        String raw = options.get("raw-url");
+        Credentials user = raw == null ? registerAndLogin(base) : null;
         LoopResources loops = LoopResources.create("bench-ws", 2, true);
-        HttpClient ws = HttpClient.create(ConnectionProvider.newConnection())
-                .runOn(loops)
-                .headers(headers -> headers.add("Authorization", "Bearer " + user.token()));
-        String wsUrl = base.replaceFirst("^http", "ws") + "/ws/changes";
+        HttpClient ws = HttpClient.create(ConnectionProvider.newConnection()).runOn(loops);
+        if (user != null) {
+            ws = ws.headers(headers -> headers.add("Authorization", "Bearer " + user.token()));
+        }
+        String wsUrl = (raw == null ? base : raw).replaceFirst("^http", "ws") + "/ws/changes";
 
         System.out.printf("%-12s %-8s %-12s %-14s %-14s %-9s %-9s %-9s %-9s %-8s%n", "subscribers", "rate/s",
                 "committed/s", "expected f/s", "delivered f/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "missed");
         for (int subscribers : subscriberCounts) {
-            long heapBefore = heapAfterGc(base, options);
+            long heapBefore = raw == null ? heapAfterGc(base, options) : -1;
             Subscribers clients = Subscribers.open(ws, wsUrl, subscribers);
-            long heapAfter = heapAfterGc(base, options);
+            long heapAfter = raw == null ? heapAfterGc(base, options) : -1;
             if (heapBefore > 0 && heapAfter > 0) {
                 System.out.printf("# heap per idle subscriber at %d: %.1f KiB (%.1f MiB -> %.1f MiB)%n", subscribers,
                         (heapAfter - heapBefore) / 1024.0 / subscribers, heapBefore / 1048576.0, heapAfter / 1048576.0);
             }
             for (int rate : rates) {
-                Result result = run(clients, jdbc, dbUser, dbPassword, user.id(), rate, writers, warmup, seconds);
+                Result result = raw == null
+                        ? run(clients, jdbc, dbUser, dbPassword, user.id(), rate, writers, warmup, seconds)
+                        : runRaw(clients, raw, rate, warmup, seconds);
                 System.out.printf("%-12d %-8d %-12.0f %-14.0f %-14.0f %-9.1f %-9.1f %-9.1f %-9.1f %-8d%n", subscribers,
                         rate, result.committedPerSecond(), result.committedPerSecond() * subscribers,
                         result.deliveredPerSecond(), result.ms(50), result.ms(95), result.ms(99),
@@ -119,6 +125,22 @@ public final class ChangeStreamBench {
         long expected = committed.get() * clients.count();
         long delivered = histogram.getTotalCount();
         return new Result(histogram, (double) committed.get() / seconds, (double) delivered / seconds,
+                Math.max(0, expected - delivered));
+    }
+
+    /** The same window against RawBroadcaster: it emits the changes itself and counts the measured ones. */
+    private static Result runRaw(Subscribers clients, String raw, int rate, int warmup, int seconds) throws Exception {
+        get(raw + "/emit?rate=" + rate);
+        Thread.sleep(TimeUnit.SECONDS.toMillis(warmup));
+        clients.reset();
+        get(raw + "/emit?measure=true");
+        Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+        long sent = Long.parseLong(get(raw + "/emit?rate=0").strip());
+        Thread.sleep(2000);
+        Histogram histogram = clients.latencies();
+        long expected = sent * clients.count();
+        long delivered = histogram.getTotalCount();
+        return new Result(histogram, (double) sent / seconds, (double) delivered / seconds,
                 Math.max(0, expected - delivered));
     }
 
