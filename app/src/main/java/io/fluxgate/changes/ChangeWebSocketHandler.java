@@ -133,9 +133,10 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
                 .doFinally(signal -> finished.tryEmitEmpty());
 
         Duration interval = properties.pingInterval();
+        PingClock clock = new PingClock(interval.toNanos(), lastHeard);
         Flux<WebSocketMessage> pings = Flux.interval(interval, interval)
                 .takeUntilOther(finished.asMono())
-                .concatMap(tick -> Duration.ofNanos(System.nanoTime() - lastHeard.get()).compareTo(interval.multipliedBy(2)) > 0
+                .concatMap(tick -> clock.timedOut(System.nanoTime())
                         ? socket.close(PING_TIMEOUT).then(Mono.<WebSocketMessage>empty())
                         : Mono.just(socket.pingMessage(factory -> factory.wrap(new byte[0]))));
 
@@ -145,6 +146,41 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
                     sessions.release(caller.id());
                     metrics.sessions.decrementAndGet();
                 });
+    }
+
+    /**
+     * When a silent client is given up on: nothing heard for two intervals, and a ping sent a full
+     * interval ago is still unanswered. The second condition matters on a busy machine, where ticks
+     * run late: a client is never closed for not answering a ping it was never sent.
+     */
+    static final class PingClock {
+
+        private final long intervalNanos;
+        private final AtomicLong lastHeard;
+        /** Whether a ping is out and unanswered, and since when. Ticks come one at a time. */
+        private boolean awaiting;
+        private long awaitingSince;
+
+        PingClock(long intervalNanos, AtomicLong lastHeard) {
+            this.intervalNanos = intervalNanos;
+            this.lastHeard = lastHeard;
+        }
+
+        /** Called on each tick: true to close the session; false when a ping is to be sent now. */
+        boolean timedOut(long now) {
+            long heard = lastHeard.get();
+            if (awaiting && heard - awaitingSince >= 0) {
+                awaiting = false;
+            }
+            if (awaiting && now - heard > 2 * intervalNanos && now - awaitingSince >= intervalNanos) {
+                return true;
+            }
+            if (!awaiting) {
+                awaiting = true;
+                awaitingSince = now;
+            }
+            return false;
+        }
     }
 
     /**
