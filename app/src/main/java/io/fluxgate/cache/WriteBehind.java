@@ -89,13 +89,7 @@ public class WriteBehind implements SmartLifecycle {
 
     /** Records a write; the latest value per id wins. Completes with false when Redis is unavailable. */
     public Mono<Boolean> enqueue(String type, String id, String value) {
-        return redis.opsForHash().put(key(type, "pending"), id, value)
-                .timeout(settings.writeTimeout())
-                .thenReturn(true)
-                .onErrorResume(error -> {
-                    enqueueErrors.increment();
-                    return Mono.just(false);
-                });
+        return enqueueAll(type, Map.of(id, value));
     }
 
     /** Records many writes of one type in one command; the latest value per id wins. */
