@@ -2,15 +2,20 @@ package io.fluxgate.changes;
 
 import java.time.Instant;
 
+import tools.jackson.databind.node.ObjectNode;
+
 /**
- * One committed row change, already serialized to its {@code database_change} frame: the JSON is
- * built once here and shared by every session that sends it.
+ * One committed row change. Its {@code database_change} frame is serialized once, by
+ * {@link ChangeFrames}, and shared by every session that sends it unchanged; {@code data} is kept for
+ * row filters and column choices, and must never be modified.
  *
+ * @param position where it sits in the change log; null for a live-only channel (see {@link LiveChangeSource})
+ * @param data the camelCase row (new row for INSERT and UPDATE, old row for DELETE), without secrets
  * @param userIds users the change is related to (the row's own id for users, the author, the
  *        account holder, both sides of a transfer)
  */
-public record ChangeEvent(Position position, String channel, String table, long[] userIds, Instant committedAt,
-        byte[] frame) {
+public record ChangeEvent(Position position, String channel, String table, String operation, ObjectNode data,
+        long[] userIds, Instant committedAt, byte[] frame) {
 
     public boolean isRelatedTo(long userId) {
         for (long id : userIds) {
@@ -19,5 +24,10 @@ public record ChangeEvent(Position position, String channel, String table, long[
             }
         }
         return false;
+    }
+
+    /** Whether it came from the change log and so can be resumed after. */
+    public boolean isLogged() {
+        return position != null;
     }
 }

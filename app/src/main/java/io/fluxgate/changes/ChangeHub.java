@@ -4,8 +4,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -106,7 +106,7 @@ public class ChangeHub {
      * block or throw.
      */
     public Disposable onCommitted(Consumer<ChangeEvent> consumer) {
-        return subscribe(Runnable::run, consumer);
+        return subscribe(Runnable::run, Route.EVERYTHING, consumer);
     }
 
     boolean isStarted() {
@@ -121,29 +121,193 @@ public class ChangeHub {
         return started.asMono();
     }
 
-    /**
-     * Hands every event published from now on to {@code consumer}, on {@code executor}, in order.
-     * Events published just before may reach it too: subscribers drop what they have already seen.
-     */
-    Disposable subscribe(Executor executor, Consumer<ChangeEvent> consumer) {
-        Shard shard = shards.computeIfAbsent(executor, Shard::new);
-        shard.subscribers.add(consumer);
-        return () -> shard.subscribers.remove(consumer);
+    /** A hub subscription whose route can change while it is live. */
+    interface Subscription extends Disposable {
+
+        /** From now on, hand on the events {@code route} may want. */
+        void reroute(Route route);
     }
 
+    /**
+     * Hands every event published from now on that {@code route} may want to {@code consumer}, on
+     * {@code executor}, in order. Events published just before may reach it too: subscribers drop what
+     * they have already seen.
+     */
+    Subscription subscribe(Executor executor, Route route, Consumer<ChangeEvent> consumer) {
+        Shard shard = shards.computeIfAbsent(executor, Shard::new);
+        Receiver receiver = new Receiver(consumer);
+        shard.place(receiver, route);
+        return new Subscription() {
+            @Override
+            public void reroute(Route next) {
+                shard.place(receiver, next);
+            }
+
+            @Override
+            public void dispose() {
+                shard.remove(receiver);
+            }
+
+            @Override
+            public boolean isDisposed() {
+                return receiver.removed;
+            }
+        };
+    }
+
+    private static final class Receiver {
+
+        final Consumer<ChangeEvent> consumer;
+        /** Changed under the shard's lock; null once removed, and then for good. */
+        Route route;
+        boolean removed;
+        /** The shard delivery that last reached it; touched only on the shard's executor. */
+        long seen;
+
+        Receiver(Consumer<ChangeEvent> consumer) {
+            this.consumer = consumer;
+        }
+    }
+
+    private record ValueKey(String channel, String field, Object key) {
+    }
+
+    /**
+     * The subscribers of one executor, indexed by what their routes want: by channel, by related
+     * user, and by the value of an equality condition. An event reaches the union of its matches,
+     * each subscriber once.
+     */
     private static final class Shard {
 
         private final Executor executor;
-        private final List<Consumer<ChangeEvent>> subscribers = new CopyOnWriteArrayList<>();
+        private final Map<String, Set<Receiver>> byChannel = new ConcurrentHashMap<>();
+        private final Map<Long, Set<Receiver>> byUser = new ConcurrentHashMap<>();
+        private final Map<ValueKey, Set<Receiver>> byValue = new ConcurrentHashMap<>();
+        /** Channel to indexed field to the number of routes using it; replaced, never mutated. */
+        private volatile Map<String, Map<String, Integer>> indexedFields = Map.of();
+        private volatile int receivers;
+        private long deliveries;
 
         Shard(Executor executor) {
             this.executor = executor;
         }
 
         void deliver(ChangeEvent event) {
-            if (!subscribers.isEmpty()) {
-                executor.execute(() -> subscribers.forEach(subscriber -> subscriber.accept(event)));
+            if (receivers > 0) {
+                executor.execute(() -> route(event));
             }
+        }
+
+        private void route(ChangeEvent event) {
+            long delivery = ++deliveries;
+            handTo(byChannel.get(event.channel()), event, delivery);
+            for (long user : event.userIds()) {
+                handTo(byUser.get(user), event, delivery);
+            }
+            Map<String, Integer> fields = indexedFields.get(event.channel());
+            if (fields != null) {
+                for (String field : fields.keySet()) {
+                    Object key = Route.keyOf(event, field);
+                    if (key != null) {
+                        handTo(byValue.get(new ValueKey(event.channel(), field, key)), event, delivery);
+                    }
+                }
+            }
+        }
+
+        private static void handTo(Set<Receiver> receivers, ChangeEvent event, long delivery) {
+            if (receivers == null) {
+                return;
+            }
+            for (Receiver receiver : receivers) {
+                if (receiver.seen != delivery) {
+                    receiver.seen = delivery;
+                    receiver.consumer.accept(event);
+                }
+            }
+        }
+
+        /**
+         * Moves {@code receiver} to {@code route} (null: removes it). The new entries go in before the
+         * old ones come out, so an event published meanwhile that both routes want is not missed.
+         */
+        synchronized void remove(Receiver receiver) {
+            place(receiver, null);
+            receiver.removed = true;
+        }
+
+        synchronized void place(Receiver receiver, Route route) {
+            Route old = receiver.route;
+            if (receiver.removed || (old == null && route == null)) {
+                return;
+            }
+            if (route != null) {
+                entries(route, (index, key) -> index.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet())
+                        .add(receiver));
+            }
+            receiver.route = route;
+            if (old != null) {
+                Set<Object> kept = route == null ? Set.of() : entriesOf(route);
+                entries(old, (index, key) -> {
+                    if (!kept.contains(key)) {
+                        Set<Receiver> set = index.get(key);
+                        if (set != null) {
+                            set.remove(receiver);
+                            if (set.isEmpty()) {
+                                index.remove(key);
+                            }
+                        }
+                    }
+                });
+            }
+            receivers += (old == null ? 1 : 0) - (route == null ? 1 : 0);
+            countFields(old, -1);
+            countFields(route, 1);
+        }
+
+        private interface Entry {
+            void at(Map<Object, Set<Receiver>> index, Object key);
+        }
+
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        private void entries(Route route, Entry entry) {
+            for (String channel : route.wholeChannels()) {
+                entry.at((Map) byChannel, channel);
+            }
+            if (route.relatedTo() != Route.NONE) {
+                entry.at((Map) byUser, route.relatedTo());
+            }
+            route.equalities().forEach((channel, conditions) -> {
+                for (RowFilter.Equality condition : conditions) {
+                    for (Object key : condition.keys()) {
+                        entry.at((Map) byValue, new ValueKey(channel, condition.field(), key));
+                    }
+                }
+            });
+        }
+
+        private Set<Object> entriesOf(Route route) {
+            Set<Object> keys = new java.util.HashSet<>();
+            entries(route, (index, key) -> keys.add(key));
+            return keys;
+        }
+
+        private void countFields(Route route, int delta) {
+            if (route == null || route.equalities().isEmpty()) {
+                return;
+            }
+            Map<String, Map<String, Integer>> counts = new java.util.HashMap<>();
+            indexedFields.forEach((channel, fields) -> counts.put(channel, new java.util.HashMap<>(fields)));
+            route.equalities().forEach((channel, conditions) -> {
+                for (RowFilter.Equality condition : conditions) {
+                    Map<String, Integer> fields = counts.computeIfAbsent(channel, c -> new java.util.HashMap<>());
+                    fields.merge(condition.field(), delta, Integer::sum);
+                    fields.values().removeIf(count -> count <= 0);
+                }
+            });
+            counts.values().removeIf(Map::isEmpty);
+            indexedFields = Map.copyOf(counts.entrySet().stream()
+                    .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> Map.copyOf(e.getValue()))));
         }
     }
 

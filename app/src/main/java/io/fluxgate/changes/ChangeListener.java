@@ -32,19 +32,19 @@ class ChangeListener implements SmartLifecycle {
 
     private final ConnectionFactory connections;
     private final ChangeHub hub;
-    private final ChangeEventMapper mapper;
+    private final ChangeFrames frames;
     private final ChangeStreamProperties properties;
     private final ChangeStreamMetrics metrics;
     private volatile Disposable running;
 
-    ChangeListener(ConnectionFactoryOptions postgresConnectionOptions, ChangeHub hub, ChangeEventMapper mapper,
+    ChangeListener(ConnectionFactoryOptions postgresConnectionOptions, ChangeHub hub, ChangeFrames frames,
             ChangeStreamProperties properties, ChangeStreamMetrics metrics) {
         // Not pooled: this connection lives as long as the replica and is only ever used here.
         this.connections = ConnectionFactories.get(postgresConnectionOptions.mutate()
                 .option(Option.valueOf("applicationName"), APPLICATION_NAME)
                 .build());
         this.hub = hub;
-        this.mapper = mapper;
+        this.frames = frames;
         this.properties = properties;
         this.metrics = metrics;
     }
@@ -78,7 +78,7 @@ class ChangeListener implements SmartLifecycle {
     /** Emits the number of events published by each catch-up, until the connection fails. */
     private Flux<Long> listen(PostgresqlConnection connection) {
         ChangeLogReader reader = new ChangeLogReader(
-                DatabaseClient.create(new SingleConnectionFactory(connection, connections.getMetadata(), true)), mapper, properties.replayBatch());
+                DatabaseClient.create(new SingleConnectionFactory(connection, connections.getMetadata(), true)), frames, properties.replayBatch());
         // Notifications end when the connection does: that is a failure to retry, not a normal end.
         Flux<Object> notifications = connection.getNotifications().map(notification -> WAKE)
                 .concatWith(Mono.error(() -> new IllegalStateException("LISTEN connection closed")));

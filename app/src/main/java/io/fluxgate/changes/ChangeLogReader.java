@@ -24,12 +24,12 @@ final class ChangeLogReader {
     private static final String ORDER = " ORDER BY c.commit_seq, l.id LIMIT $3";
 
     private final DatabaseClient db;
-    private final ChangeEventMapper mapper;
+    private final ChangeFrames frames;
     private final int batch;
 
-    ChangeLogReader(DatabaseClient db, ChangeEventMapper mapper, int batch) {
+    ChangeLogReader(DatabaseClient db, ChangeFrames frames, int batch) {
         this.db = db;
-        this.mapper = mapper;
+        this.frames = frames;
         this.batch = batch;
     }
 
@@ -123,7 +123,7 @@ final class ChangeLogReader {
         for (int i = 0; i < userIds.length; i++) {
             userIds[i] = users[i];
         }
-        return mapper.toEvent(
+        return frames.logged(
                 new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)),
                 row.get("channel", String.class),
                 row.get("table_name", String.class),

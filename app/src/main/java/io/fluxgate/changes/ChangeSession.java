@@ -2,180 +2,366 @@ package io.fluxgate.changes;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Queue;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.fluxgate.security.Caller;
-import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
-import reactor.core.scheduler.Scheduler;
-import reactor.util.concurrent.Queues;
-import reactor.util.retry.Retry;
-import tools.jackson.databind.json.JsonMapper;
-import tools.jackson.databind.node.ObjectNode;
 
 /**
- * One client's view of the change stream.
+ * One client's change-stream protocol, whatever carries it (WebSocket or SSE): subscriptions, their
+ * filters and columns, resumes, token refresh, and which frames each event becomes.
  *
- * <p>Events and client messages go through one sequential step, so every event is judged against one
- * consistent set of subscriptions and each is sent at most once: an event at or before the last
- * position processed is skipped. Live events wait in a bounded buffer; a client that reads too
- * slowly overflows it, and then this session alone drops the live feed and catches up from its last
- * position at the client's pace (from the hub's memory of recent events, or from the change log when
- * it is further behind), then rejoins the live feed. Nothing is lost and memory stays bounded.
+ * <p>Everything it reacts to is one {@link SessionInput}, handled one at a time, so every event is
+ * judged against one consistent set of subscriptions and the current token. Where events come from,
+ * and how a slow client catches up, is its {@link ChangeFeed}'s business.
  */
 final class ChangeSession {
 
-    private static final int CATCH_UP_BATCH = 256;
-    private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
-
-    /** A frame for the socket; {@code committedAt} is set on change frames (for the lag metric). */
-    record Frame(byte[] bytes, Instant committedAt) {
-    }
-
-    private static final class Overflow extends RuntimeException {
-        Overflow() {
-            super("session buffer full", null, false, false);
-        }
-    }
-
-    private final Caller caller;
-    private final ChangeHub hub;
-    private final ChangeLogReader log;
-    private final ChangeStreamMetrics metrics;
-    private final JsonMapper json;
-    private final int bufferSize;
-    private final Executor executor;
-    private final Scheduler scheduler;
-    private final List<LiveChangeSource> liveSources;
-    /** Live-only channels that dropped frames for this client: it is told to resync. */
-    private final Set<String> droppedLive = ConcurrentHashMap.newKeySet();
-
-    // Touched only inside the sequential step, except where marked volatile.
-    private Position lastProcessed;
-    private Position sessionStart;
-    private final Map<String, Position> resumedThrough = new HashMap<>();
-    /** Read by the hub's thread to pre-filter; replaced, never mutated. */
-    private volatile Set<String> subscribed = Set.of();
-    /** The last processed position, for a restart after overflow. */
-    private volatile Position restartFrom;
+    private static final Duration VERIFY_TIMEOUT = Duration.ofSeconds(5);
+    private static final int MAX_TOKEN_LENGTH = 8192;
+    static final Outbound.Close TOKEN_EXPIRED = new Outbound.Close(4001, "token expired");
+    static final Outbound.Close ACCESS_REVOKED = new Outbound.Close(4003, "access revoked");
 
     /**
-     * @param executor where this session does its work: its socket's event loop, so live frames are
-     *        written from the socket's own thread with no hand-off per frame
-     * @param scheduler the same, for results that arrive on other threads (change-log reads)
+     * One subscription.
+     *
+     * @param named whether the client chose the id (frames then name the subscriptions they match)
+     * @param filter null: every event of the channel the caller may see
+     * @param columns the fields sent, the primary key included; null: all
      */
-    ChangeSession(Caller caller, ChangeHub hub, ChangeLogReader log, ChangeStreamMetrics metrics, JsonMapper json,
-            int bufferSize, Executor executor, Scheduler scheduler, List<LiveChangeSource> liveSources) {
-        this.liveSources = liveSources;
-        this.executor = executor;
-        this.scheduler = scheduler;
-        this.caller = caller;
-        this.hub = hub;
-        this.log = log;
-        this.metrics = metrics;
-        this.json = json;
-        this.bufferSize = bufferSize;
+    record Subscription(String id, boolean named, String channel, RowFilter filter, Set<String> columns) {
     }
 
-    /** Frames for the client until it goes away; {@code inbound} are its parsed messages. */
-    Flux<Frame> run(Flux<ClientMessage> inbound) {
+    /** What the factory hands every session. */
+    record Context(ChangeFeed feed, ChangeFrames frames, ChangeStreamMetrics metrics,
+            List<LiveChangeSource> liveSources, Authority authority, int maxSubscriptions,
+            Duration authorityCheck, Mono<Outbound.Close> shutdown) {
+    }
+
+    private final Context context;
+    private final ChangeFrames frames;
+    private final Executor executor;
+    private final Interest interest;
+    private volatile Caller caller;
+
+    // Touched only inside the sequential step, except where marked volatile.
+    private final Map<String, Subscription> subscriptions = new LinkedHashMap<>();
+    private Map<String, List<Subscription>> byChannel = Map.of();
+    /** Live-only channels subscribed to; read by their sources' threads. */
+    private volatile Set<String> liveChannels = Set.of();
+    private Position sessionStart;
+    private Position lastProcessed;
+    /** Per channel, the position a resume read the log up to: the feed's copies up to there are dropped. */
+    private final Map<String, Position> resumedThrough = new HashMap<>();
+
+    /**
+     * @param executor where this session's events are handed over: its socket's event loop, or null
+     *        to take them on whatever thread delivers them
+     */
+    ChangeSession(Caller caller, Context context, Executor executor) {
+        this.caller = caller;
+        this.context = context;
+        this.frames = context.frames();
+        this.executor = executor;
+        this.interest = new Interest(logFilterFor(caller));
+    }
+
+    Caller caller() {
+        return caller;
+    }
+
+    /** Frames for the client until it goes away or the session is ended; {@code inbound} are its messages. */
+    Flux<Outbound> run(Flux<ClientMessage> inbound) {
         return Flux.defer(() -> {
-            Position start = hub.head();
-            lastProcessed = start;
+            Position start = context.feed().head();
             sessionStart = start;
-            restartFrom = start;
-            Flux<Object> control = inbound.concatWith(Mono.just(new ClientMessage.Closed())).cast(Object.class);
-            return Flux.merge(control, live(), liveSources())
-                    .takeWhile(item -> !(item instanceof ClientMessage.Closed))
-                    .concatMap(this::handle);
+            lastProcessed = start;
+            interest.set(route());
+            Flux<SessionInput> messages = inbound.cast(SessionInput.class).concatWithValues(new ClientMessage.Closed());
+            Flux<SessionInput> changes = context.feed().from(start, interest, executor).map(SessionInput.Change::new);
+            Flux<SessionInput> ends = Flux.merge(authorityChecks(), context.shutdown().flux()).map(SessionInput.Ended::new);
+            return Flux.merge(messages, changes, liveChanges(), ends)
+                    .takeWhile(input -> !(input instanceof ClientMessage.Closed))
+                    .concatMap(this::handle)
+                    .takeUntil(Outbound.Close.class::isInstance);
         });
     }
 
+    private Flux<Outbound> handle(SessionInput input) {
+        if (input instanceof SessionInput.Change change) {
+            return change(change.event());
+        }
+        if (input instanceof ClientMessage.Subscribe subscribe) {
+            return subscribe(subscribe);
+        }
+        if (input instanceof ClientMessage.Unsubscribe unsubscribe) {
+            return unsubscribe(unsubscribe);
+        }
+        if (input instanceof ClientMessage.Ping) {
+            return Flux.just(frames.pong());
+        }
+        if (input instanceof ClientMessage.Auth auth) {
+            return auth(auth.token());
+        }
+        if (input instanceof ClientMessage.Invalid invalid) {
+            return Flux.just(frames.error(invalid.error(), null, null));
+        }
+        if (input instanceof SessionInput.LiveDropped dropped) {
+            return liveChannels.contains(dropped.channel()) ? resync(dropped.channel()) : Flux.empty();
+        }
+        if (input instanceof SessionInput.Ended ended) {
+            return Flux.just(ended.close());
+        }
+        return Flux.empty();
+    }
+
+    // ---- events
+
+    private Flux<Outbound> change(ChangeEvent event) {
+        if (event.isLogged()) {
+            if (!event.position().isAfter(lastProcessed)) {
+                return Flux.empty();
+            }
+            lastProcessed = event.position();
+            Position resumed = resumedThrough.get(event.channel());
+            if (resumed != null && !event.position().isAfter(resumed)) {
+                return Flux.empty();
+            }
+        }
+        Outbound.Frame frame = frameFor(event);
+        // A scalar result: concatMap takes it without subscribing to an inner publisher.
+        return frame == null ? Flux.empty() : Flux.just(frame);
+    }
+
     /**
-     * Events after {@link #restartFrom}: the hub is joined first, then what the hub published after
-     * that position before the join is caught up on, then the buffered live events follow (repeats
-     * are dropped by position). On overflow, or when the log cannot be read, it starts over in place
-     * from the last processed position.
+     * The frame {@code event} becomes for this client, or null when it is not for it: it matches a
+     * subscription the caller may see (narrowed by that subscription's filter and columns), or it is
+     * related to the caller (sent whole, unfiltered).
      */
-    private Flux<ChangeEvent> live() {
-        return Flux.defer(() -> {
-            Position from = restartFrom;
-            AtomicInteger pending = new AtomicInteger();
-            Queue<ChangeEvent> queue = Queues.<ChangeEvent>unbounded(16).get();
-            Sinks.Many<ChangeEvent> buffer = Sinks.many().unicast().onBackpressureBuffer(queue);
-            Disposable[] feed = new Disposable[1];
-            feed[0] = hub.subscribe(executor, event -> {
-                if (!wants(event)) {
+    private Outbound.Frame frameFor(ChangeEvent event) {
+        Caller who = caller;
+        List<Subscription> candidates = Channels.seesAll(event.channel(), who.admin())
+                ? byChannel.getOrDefault(event.channel(), List.of())
+                : List.of();
+        Subscription first = null;
+        List<Subscription> more = null;
+        for (Subscription subscription : candidates) {
+            if (subscription.filter() == null || subscription.filter().test(event.data())) {
+                if (first == null) {
+                    first = subscription;
+                } else {
+                    if (more == null) {
+                        more = new ArrayList<>();
+                    }
+                    more.add(subscription);
+                }
+            }
+        }
+        if (first == null) {
+            return event.isRelatedTo(who.id()) ? frames.change(event) : null;
+        }
+        if (more == null) {
+            return frames.change(event, first.columns(), first.named() ? List.of(first.id()) : List.of());
+        }
+        List<String> ids = new ArrayList<>();
+        Set<String> columns = first.columns() == null ? null : new LinkedHashSet<>(first.columns());
+        more.add(0, first);
+        for (Subscription subscription : more) {
+            if (subscription.named()) {
+                ids.add(subscription.id());
+            }
+            if (columns != null && subscription.columns() == null) {
+                columns = null;
+            } else if (columns != null) {
+                columns.addAll(subscription.columns());
+            }
+        }
+        return frames.change(event, columns, ids);
+    }
+
+    /** Events of live-only channels this client subscribed to; a slow client loses some and is told so. */
+    private Flux<SessionInput> liveChanges() {
+        return Flux.fromIterable(context.liveSources()).flatMap(source -> {
+            AtomicBoolean dropped = new AtomicBoolean();
+            return source.events()
+                    .filter(event -> liveChannels.contains(source.channel()))
+                    .onBackpressureDrop(event -> {
+                        dropped.set(true);
+                        context.metrics().overflows.increment();
+                    })
+                    .flatMapIterable(event -> dropped.getAndSet(false)
+                            ? List.of(new SessionInput.LiveDropped(source.channel()), new SessionInput.Change(event))
+                            : List.of(new SessionInput.Change(event)));
+        });
+    }
+
+    // ---- subscriptions
+
+    private Flux<Outbound> subscribe(ClientMessage.Subscribe request) {
+        String channel = request.channel();
+        if (!Channels.ALL.contains(channel)) {
+            return error("Unknown channel", channel, null);
+        }
+        String id = request.id() == null ? channel : request.id();
+        if (!subscriptions.containsKey(id) && subscriptions.size() >= context.maxSubscriptions()) {
+            return error("Too many subscriptions", channel,
+                    "A session holds at most " + context.maxSubscriptions() + " subscriptions");
+        }
+        RowFilter filter = null;
+        if (request.filter() != null) {
+            try {
+                filter = RowFilter.compile(request.filter(), Channels.fields(channel));
+            } catch (RowFilter.Invalid invalid) {
+                return error("Invalid filter", channel, invalid.getMessage());
+            }
+        }
+        Set<String> columns = null;
+        if (request.columns() != null) {
+            columns = new LinkedHashSet<>();
+            columns.add("id");
+            for (String column : request.columns()) {
+                if (!Channels.fields(channel).contains(column)) {
+                    return error("Invalid columns", channel, "Unknown field '" + column + "'");
+                }
+                columns.add(column);
+            }
+            columns = Set.copyOf(columns);
+        }
+        if (request.snapshot() && request.resumeFrom() != null) {
+            return error("Invalid subscription", channel, "snapshot cannot be combined with resumeFrom");
+        }
+        Position cursor = null;
+        if (request.resumeFrom() != null) {
+            cursor = Position.fromCursor(request.resumeFrom());
+            if (cursor == null) {
+                return error("Invalid cursor", channel, null);
+            }
+        }
+        subscriptions.put(id, new Subscription(id, request.id() != null, channel, filter, columns));
+        subscriptionsChanged();
+        boolean logged = Channels.DATABASE.contains(channel);
+        // Read after the route changed: every event after this position reaches the session.
+        Flux<Outbound> ack = Flux.just(frames.subscribed(channel, request.id(), logged ? context.feed().head() : null));
+        if (cursor != null && !logged) {
+            return ack.concatWith(resync(channel));
+        }
+        return cursor == null ? ack : ack.concatWith(resume(channel, cursor));
+    }
+
+    /**
+     * Events of {@code channel} after {@code cursor} up to the hub's head, from the log; later ones
+     * come live. Related events this session already delivered are not sent twice.
+     */
+    private Flux<Outbound> resume(String channel, Position cursor) {
+        Position upTo = context.feed().head();
+        Position deliveredThrough = lastProcessed;
+        resumedThrough.merge(channel, upTo, Position::max);
+        Caller who = caller;
+        return context.feed().retains(cursor).flatMapMany(retained -> {
+            if (!retained) {
+                return resync(channel);
+            }
+            if (!upTo.isAfter(cursor)) {
+                return Flux.empty();
+            }
+            // Non-admins on a restricted channel read only their own events: the database never
+            // walks the channel's whole log for them.
+            ChangeLogReader.Filter filter = Channels.seesAll(channel, who.admin())
+                    ? ChangeLogReader.Filter.channel(channel, upTo)
+                    : ChangeLogReader.Filter.relatedOn(channel, who.id(), upTo);
+            return context.feed().replay(cursor, filter)
+                    .filter(event -> !(event.isRelatedTo(who.id()) && event.position().isAfter(sessionStart)
+                            && !event.position().isAfter(deliveredThrough)))
+                    .mapNotNull(this::frameFor);
+        });
+    }
+
+    private Flux<Outbound> unsubscribe(ClientMessage.Unsubscribe request) {
+        String channel = request.channel();
+        List<String> removed = new ArrayList<>();
+        if (request.id() != null) {
+            Subscription subscription = subscriptions.get(request.id());
+            if (subscription == null || (channel != null && !channel.equals(subscription.channel()))) {
+                return error("Unknown subscription", channel, null);
+            }
+            channel = subscription.channel();
+            subscriptions.remove(request.id());
+            removed.add(request.id());
+        } else {
+            if (!Channels.ALL.contains(channel)) {
+                return error("Unknown channel", channel, null);
+            }
+            String of = channel;
+            subscriptions.values().removeIf(subscription -> {
+                boolean match = subscription.channel().equals(of);
+                if (match) {
+                    removed.add(subscription.id());
+                }
+                return match;
+            });
+        }
+        subscriptionsChanged();
+        return Flux.just(frames.unsubscribed(channel, removed));
+    }
+
+    /** Regroups the subscriptions and tells the feed what the session now wants. */
+    private void subscriptionsChanged() {
+        Map<String, List<Subscription>> grouped = new HashMap<>();
+        Set<String> live = new HashSet<>();
+        for (Subscription subscription : subscriptions.values()) {
+            grouped.computeIfAbsent(subscription.channel(), c -> new ArrayList<>()).add(subscription);
+            if (!Channels.DATABASE.contains(subscription.channel())) {
+                live.add(subscription.channel());
+            }
+        }
+        grouped.replaceAll((channel, list) -> List.copyOf(list));
+        byChannel = Map.copyOf(grouped);
+        liveChannels = Set.copyOf(live);
+        interest.set(route());
+    }
+
+    /**
+     * The hub route for the current subscriptions: a channel whole when one of its subscriptions
+     * has no top-level equality, else by the equalities' values; related events always.
+     */
+    private Route route() {
+        Caller who = caller;
+        Set<String> whole = new HashSet<>();
+        Map<String, List<RowFilter.Equality>> equalities = new HashMap<>();
+        byChannel.forEach((channel, list) -> {
+            if (!Channels.DATABASE.contains(channel) || !Channels.seesAll(channel, who.admin())) {
+                return;
+            }
+            List<RowFilter.Equality> conditions = new ArrayList<>();
+            for (Subscription subscription : list) {
+                RowFilter.Equality equality = subscription.filter() == null ? null : subscription.filter().equality();
+                if (equality == null) {
+                    whole.add(channel);
                     return;
                 }
-                if (pending.incrementAndGet() > bufferSize) {
-                    // This client cannot keep up: stop feeding it; it catches up at its own pace.
-                    feed[0].dispose();
-                    metrics.overflows.increment();
-                    buffer.tryEmitError(new Overflow());
-                } else {
-                    buffer.tryEmitNext(event);
-                }
-            });
-            Flux<ChangeEvent> catchUp = from.compareTo(hub.head()) >= 0 ? Flux.empty()
-                    : catchUp(from)
-                            .doOnSubscribe(s -> metrics.replaying.incrementAndGet())
-                            .doFinally(s -> metrics.replaying.decrementAndGet())
-                            .publishOn(scheduler);
-            return Flux.concat(catchUp, buffer.asFlux().doOnNext(event -> pending.decrementAndGet()))
-                    .doFinally(signal -> feed[0].dispose());
-        }).retryWhen(Retry.from(failures -> failures.concatMap(failure -> {
-            if (failure.failure() instanceof Overflow) {
-                return Mono.just(failure);
+                conditions.add(equality);
             }
-            // The log could not be read (the database is busy or down): try again shortly rather
-            // than dropping the client.
-            return Mono.delay(RETRY_AFTER);
-        })));
+            equalities.put(channel, List.copyOf(conditions));
+        });
+        return new Route(who.id(), Set.copyOf(whole), Map.copyOf(equalities));
     }
 
     /**
-     * Everything after {@code from}, at the consumer's pace: from the hub's memory while it reaches
-     * back that far, then from the change log if it no longer does.
+     * What this caller could ever be sent from the log: admins everything; others the open channels
+     * and whatever is related to them. Subscriptions change while a feed catches up, so it is not
+     * narrowed to them.
      */
-    private Flux<ChangeEvent> catchUp(Position from) {
-        AtomicReference<Position> reached = new AtomicReference<>(from);
-        AtomicBoolean outOfMemoryReach = new AtomicBoolean();
-        Flux<ChangeEvent> fromMemory = Flux.<List<ChangeEvent>>generate(sink -> {
-            List<ChangeEvent> recent = hub.recentAfter(reached.get(), CATCH_UP_BATCH);
-            if (recent == null) {
-                outOfMemoryReach.set(true);
-                sink.complete();
-            } else if (recent.isEmpty()) {
-                sink.complete();
-            } else {
-                reached.set(recent.get(recent.size() - 1).position());
-                sink.next(recent);
-            }
-        }).concatMapIterable(batch -> batch, 1);
-        return fromMemory.concatWith(Flux.defer(() -> outOfMemoryReach.get()
-                ? log.after(reached.get(), catchUpFilter())
-                : Flux.empty()));
-    }
-
-    /**
-     * What this client could ever be sent from the log: admins everything; others the open channels
-     * and whatever is related to them. Subscriptions may change while it catches up, so it is not
-     * narrowed to them; {@link #wants} decides per event.
-     */
-    private ChangeLogReader.Filter catchUpFilter() {
+    private static ChangeLogReader.Filter logFilterFor(Caller caller) {
         if (caller.admin()) {
             return ChangeLogReader.Filter.EVERYTHING;
         }
@@ -183,152 +369,61 @@ final class ChangeSession {
         return new ChangeLogReader.Filter(open, caller.id(), null, null);
     }
 
-    /** A frame from a live-only channel (see {@link LiveChangeSource}). */
-    private record LiveFrame(String channel, byte[] bytes) {
-    }
+    // ---- authority
 
-    /** Frames of live-only channels this client subscribed to; a slow client loses some and is told so. */
-    private Flux<LiveFrame> liveSources() {
-        return Flux.fromIterable(liveSources).flatMap(source -> source.frames()
-                .filter(frame -> subscribed.contains(source.channel()))
-                .onBackpressureDrop(dropped -> {
-                    droppedLive.add(source.channel());
-                    metrics.overflows.increment();
+    /**
+     * Replaces the session's token with a fresh one of the same user. While it is checked the session
+     * waits; a bad token changes nothing.
+     */
+    private Flux<Outbound> auth(String token) {
+        if (token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
+            return error("Invalid token", null, null);
+        }
+        return context.authority().verify(token)
+                .timeout(VERIFY_TIMEOUT)
+                .map(next -> {
+                    if (next.id() != caller.id()) {
+                        return frames.error("Invalid token", null, "The token is for another user");
+                    }
+                    caller = next;
+                    subscriptionsChanged();
+                    return frames.authOk(next.expiresAt());
                 })
-                .map(frame -> new LiveFrame(source.channel(), frame)));
-    }
-
-    /** What this client may see: its own events anywhere, and subscribed channels as permissions allow. */
-    private boolean wants(ChangeEvent event) {
-        if (event.isRelatedTo(caller.id())) {
-            return true;
-        }
-        return subscribed.contains(event.channel()) && (caller.admin() || Channels.OPEN.contains(event.channel()));
-    }
-
-    private Flux<Frame> handle(Object item) {
-        if (item instanceof ChangeEvent event) {
-            // Scalar results: concatMap takes them without subscribing to an inner publisher.
-            Frame frame = process(event);
-            return frame == null ? Flux.empty() : Flux.just(frame);
-        }
-        if (item instanceof LiveFrame live) {
-            if (!subscribed.contains(live.channel())) {
-                return Flux.empty();
-            }
-            Frame frame = new Frame(live.bytes(), null);
-            return droppedLive.remove(live.channel())
-                    ? Flux.just(control("resync_required", live.channel()), frame)
-                    : Flux.just(frame);
-        }
-        if (item instanceof ClientMessage.Subscribe subscribe) {
-            return subscribe(subscribe);
-        }
-        if (item instanceof ClientMessage.Unsubscribe unsubscribe) {
-            return unsubscribe(unsubscribe.channel());
-        }
-        if (item instanceof ClientMessage.Ping) {
-            return Flux.just(control("pong", null));
-        }
-        if (item instanceof ClientMessage.Invalid invalid) {
-            return Flux.just(error(invalid.error(), null));
-        }
-        return Flux.empty();
-    }
-
-    private Frame process(ChangeEvent event) {
-        if (!event.position().isAfter(lastProcessed)) {
-            return null;
-        }
-        lastProcessed = event.position();
-        restartFrom = lastProcessed;
-        Position resumed = resumedThrough.get(event.channel());
-        if (resumed != null && !event.position().isAfter(resumed)) {
-            return null;
-        }
-        return wants(event) ? new Frame(event.frame(), event.committedAt()) : null;
-    }
-
-    private Flux<Frame> subscribe(ClientMessage.Subscribe request) {
-        String channel = request.channel();
-        if (!Channels.ALL.contains(channel)) {
-            return Flux.just(error("Unknown channel", channel));
-        }
-        Position cursor = null;
-        if (request.resumeFrom() != null) {
-            cursor = Position.fromCursor(request.resumeFrom());
-            if (cursor == null) {
-                return Flux.just(error("Invalid cursor", channel));
-            }
-        }
-        Set<String> channels = new HashSet<>(subscribed);
-        channels.add(channel);
-        subscribed = Set.copyOf(channels);
-        Flux<Frame> ack = Flux.just(control("subscribed", channel));
-        if (cursor != null && !Channels.DATABASE.contains(channel)) {
-            metrics.resyncs.increment();
-            return ack.concatWithValues(control("resync_required", channel));
-        }
-        return cursor == null ? ack : ack.concatWith(resume(channel, cursor));
+                .onErrorResume(invalid -> Mono.just(frames.error("Invalid token", null, null)))
+                .cast(Outbound.class)
+                .flux();
     }
 
     /**
-     * Events of {@code channel} after {@code cursor} up to the hub's head, from the log; later ones
-     * come live. Related events this connection already delivered are not sent twice.
+     * Ends the session with 4001 once its token expires unreplaced, and with 4003 once it is revoked
+     * (its user suspended, deleted, or a role taken away). A failure to check leaves it open.
      */
-    private Flux<Frame> resume(String channel, Position cursor) {
-        Position upTo = hub.head();
-        Position deliveredThrough = lastProcessed;
-        resumedThrough.merge(channel, upTo, Position::max);
-        return Mono.zip(log.prunedThrough(), log.head()).flatMapMany(bounds -> {
-            long pruned = bounds.getT1();
-            boolean beforeRetained = pruned > 0 && cursor.commitSeq() <= pruned;
-            boolean unknown = cursor.commitSeq() > bounds.getT2().commitSeq();
-            if (beforeRetained || unknown) {
-                metrics.resyncs.increment();
-                return Flux.just(control("resync_required", channel));
-            }
-            if (!upTo.isAfter(cursor)) {
-                return Flux.empty();
-            }
-            // Non-admins on a restricted channel read only their own events: the database never
-            // walks the channel's whole log for them.
-            ChangeLogReader.Filter filter = caller.admin() || Channels.OPEN.contains(channel)
-                    ? ChangeLogReader.Filter.channel(channel, upTo)
-                    : ChangeLogReader.Filter.relatedOn(channel, caller.id(), upTo);
-            return log.after(cursor, filter)
-                    .filter(event -> wants(event) && !(event.isRelatedTo(caller.id())
-                            && event.position().isAfter(sessionStart) && !event.position().isAfter(deliveredThrough)))
-                    .map(event -> new Frame(event.frame(), event.committedAt()));
-        });
+    private Flux<Outbound.Close> authorityChecks() {
+        Duration every = context.authorityCheck();
+        return Flux.interval(every, every)
+                .onBackpressureDrop()
+                .concatMap(tick -> {
+                    Caller current = caller;
+                    if (current.isExpiredAt(Instant.now())) {
+                        return Mono.just(TOKEN_EXPIRED);
+                    }
+                    return context.authority().holds(current)
+                            // A token swapped meanwhile is judged on the next tick.
+                            .filter(holds -> !holds && current == caller)
+                            .map(revoked -> ACCESS_REVOKED)
+                            .onErrorResume(unknown -> Mono.empty());
+                }, 1)
+                .take(1);
     }
 
-    private Flux<Frame> unsubscribe(String channel) {
-        if (!Channels.ALL.contains(channel)) {
-            return Flux.just(error("Unknown channel", channel));
-        }
-        Set<String> channels = new HashSet<>(subscribed);
-        channels.remove(channel);
-        subscribed = Set.copyOf(channels);
-        return Flux.just(control("unsubscribed", channel));
+    // ---- frames
+
+    private Flux<Outbound> resync(String channel) {
+        context.metrics().resyncs.increment();
+        return Flux.just(frames.resyncRequired(channel));
     }
 
-    private Frame control(String type, String channel) {
-        ObjectNode frame = json.createObjectNode();
-        frame.put("type", type);
-        if (channel != null) {
-            frame.put("channel", channel);
-        }
-        return new Frame(json.writeValueAsBytes(frame), null);
-    }
-
-    private Frame error(String error, String channel) {
-        ObjectNode frame = json.createObjectNode();
-        frame.put("type", "error");
-        frame.put("error", error);
-        if (channel != null) {
-            frame.put("channel", channel);
-        }
-        return new Frame(json.writeValueAsBytes(frame), null);
+    private Flux<Outbound> error(String error, String channel, String detail) {
+        return Flux.just(frames.error(error, channel, detail));
     }
 }

@@ -6,74 +6,112 @@ import java.util.Optional;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ProblemWriter;
+import io.netty.channel.EventLoop;
+import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
 
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
+import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.web.reactive.HandlerMapping;
-import org.springframework.web.reactive.config.WebFluxConfigurer;
 import org.springframework.web.reactive.handler.SimpleUrlHandlerMapping;
+import org.springframework.web.reactive.config.WebFluxConfigurer;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.RouterFunctions;
+import org.springframework.web.reactive.function.server.ServerResponse;
+import org.springframework.web.reactive.socket.WebSocketHandler;
 import org.springframework.web.reactive.socket.server.WebSocketService;
 import org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService;
+import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
 
 @Configuration(proxyBeanMethods = false)
 class ChangeStreamConfiguration {
 
     static final String PATH = "/ws/changes";
-    /** The exchange (and so session) attribute that carries the connection's Netty event loop. */
-    static final String EVENT_LOOP = ChangeStreamConfiguration.class.getName() + ".eventLoop";
 
     @Bean
     HandlerMapping changeStreamMapping(ChangeWebSocketHandler handler) {
         return new SimpleUrlHandlerMapping(Map.of(PATH, handler), Ordered.HIGHEST_PRECEDENCE);
     }
 
-    /** Copies {@link #EVENT_LOOP} from the upgrade request's attributes into the WebSocket session's. */
+    /**
+     * Hands {@link ChangeWebSocketHandler} the connection's Netty event loop with each upgrade: its
+     * session takes its events there, so frames are written from the socket's own thread.
+     */
     @Bean
-    WebFluxConfigurer changeStreamSessionAttributes() {
+    WebFluxConfigurer changeStreamWebSocketService() {
         return new WebFluxConfigurer() {
             @Override
             public WebSocketService getWebSocketService() {
-                HandshakeWebSocketService service = new HandshakeWebSocketService();
-                service.setSessionAttributePredicate(EVENT_LOOP::equals);
-                return service;
+                return new HandshakeWebSocketService() {
+                    @Override
+                    public Mono<Void> handleRequest(ServerWebExchange exchange, WebSocketHandler handler) {
+                        if (handler instanceof ChangeWebSocketHandler changes) {
+                            EventLoop loop = eventLoopOf(exchange.getRequest());
+                            return super.handleRequest(exchange, socket -> changes.handle(socket, loop));
+                        }
+                        return super.handleRequest(exchange, handler);
+                    }
+                };
             }
         };
     }
 
+    /** The Netty event loop of the connection a request came on; null off Reactor Netty. */
+    static EventLoop eventLoopOf(ServerHttpRequest request) {
+        return ServerHttpRequestDecorator.getNativeRequest(request) instanceof Connection connection
+                ? connection.channel().eventLoop()
+                : null;
+    }
+
+    /** The same stream over Server-Sent Events. */
+    @Bean
+    RouterFunction<ServerResponse> changeEventStreamRouter(ChangeEventStream stream) {
+        return RouterFunctions.route().GET("/api/changes/stream", stream::stream).build();
+    }
+
+    /** Change-log reads for sessions that resume or catch up, on the analytics pool. */
+    @Bean
+    ChangeLogReader changeLogReader(@Qualifier("analyticsDatabaseClient") DatabaseClient analytics,
+            ChangeFrames frames, ChangeStreamProperties properties) {
+        return new ChangeLogReader(analytics, frames, properties.replayBatch());
+    }
+
     /**
      * On each upgrade to {@link #PATH}, once security has authenticated it: a user already holding
-     * its most sessions on this replica gets 429 before the handshake (the handler enforces the same
-     * bound once more, for upgrades that race each other), and the connection's Netty event loop is
-     * put where the handler finds it.
+     * its most sessions on this replica gets 429 before the handshake (the session factory enforces
+     * the same bound once more, for upgrades that race each other).
      */
     @Bean
-    WebFilter changeStreamUpgradeFilter(ChangeWebSocketHandler handler, ProblemWriter problems) {
+    WebFilter changeStreamUpgradeFilter(ChangeSessions sessions, ProblemWriter problems) {
         return (exchange, chain) -> {
             if (!PATH.equals(exchange.getRequest().getPath().pathWithinApplication().value())) {
                 return chain.filter(exchange);
-            }
-            if (ServerHttpRequestDecorator.getNativeRequest(exchange.getRequest()) instanceof Connection connection) {
-                exchange.getAttributes().put(EVENT_LOOP, connection.channel().eventLoop());
             }
             return exchange.getPrincipal()
                     .filter(JwtAuthenticationToken.class::isInstance)
                     .map(principal -> Optional.of(Caller.fromToken((JwtAuthenticationToken) principal)))
                     .defaultIfEmpty(Optional.empty())
                     .flatMap(caller -> {
-                        if (caller.isPresent() && handler.sessions.isFull(caller.get().id())) {
-                            exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, "5");
-                            return problems.write(exchange, HttpStatus.TOO_MANY_REQUESTS,
-                                    "Too many open change-stream sessions for this user", List.of());
+                        if (caller.isPresent() && !sessions.hasRoomFor(caller.get())) {
+                            return tooManySessions(exchange, problems);
                         }
                         return chain.filter(exchange);
                     });
         };
+    }
+
+    static Mono<Void> tooManySessions(ServerWebExchange exchange, ProblemWriter problems) {
+        exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, "5");
+        return problems.write(exchange, HttpStatus.TOO_MANY_REQUESTS,
+                "Too many open change-stream sessions for this user", List.of());
     }
 }

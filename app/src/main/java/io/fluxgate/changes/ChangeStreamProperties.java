@@ -23,6 +23,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param maxClientFramesPerSecond frames a client may send per second, on average; past it (and the
  *        burst) the session is closed with 1008
  * @param clientFrameBurst frames a client may send at once before the rate applies
+ * @param maxSubscriptionsPerSession subscriptions one session may hold; past it an error frame
  */
 @ConfigurationProperties("fluxgate.changes")
 public record ChangeStreamProperties(
@@ -38,5 +39,6 @@ public record ChangeStreamProperties(
         Duration pruneInterval,
         int maxSessionsPerUser,
         int maxClientFramesPerSecond,
-        int clientFrameBurst) {
+        int clientFrameBurst,
+        int maxSubscriptionsPerSession) {
 }

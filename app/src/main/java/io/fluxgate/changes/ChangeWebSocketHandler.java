@@ -1,28 +1,18 @@
 package io.fluxgate.changes;
 
 import java.time.Duration;
-import java.time.Instant;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.fluxgate.security.Caller;
-import io.fluxgate.security.TokenRevocation;
-import io.fluxgate.web.PerUserLimit;
 import io.netty.channel.EventLoop;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
-import reactor.core.scheduler.Scheduler;
-import reactor.core.scheduler.Schedulers;
+import reactor.core.publisher.SynchronousSink;
 import tools.jackson.databind.json.JsonMapper;
 
-import org.springframework.beans.factory.annotation.Qualifier;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.stereotype.Component;
 import org.springframework.web.reactive.socket.CloseStatus;
@@ -31,45 +21,28 @@ import org.springframework.web.reactive.socket.WebSocketMessage;
 import org.springframework.web.reactive.socket.WebSocketSession;
 
 /**
- * {@code /ws/changes}. The upgrade was authenticated by the security chain (bearer header or
- * {@code access_token}); this wires a {@link ChangeSession} to the socket, pings idle clients, closes
- * dead ones, and says 1001 to everyone when the service shuts down.
+ * {@code /ws/changes}: the WebSocket transport of a change session. The upgrade was authenticated
+ * by the security chain (bearer header or {@code access_token}); this parses the client's frames
+ * (rate-limited), runs a session from {@link ChangeSessions}, writes its frames, pings idle clients
+ * and closes dead ones.
  */
 @Component
-class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
+class ChangeWebSocketHandler implements WebSocketHandler {
 
-    private static final CloseStatus SHUTTING_DOWN = CloseStatus.GOING_AWAY.withReason("server shutting down");
     private static final CloseStatus PING_TIMEOUT = CloseStatus.GOING_AWAY.withReason("ping timeout");
     private static final CloseStatus NOT_READY = CloseStatus.SERVICE_OVERLOAD.withReason("change stream starting");
     private static final Duration NOT_READY_TIMEOUT = Duration.ofSeconds(10);
-    static final CloseStatus TOKEN_EXPIRED = new CloseStatus(4001, "token expired");
-    static final CloseStatus ACCESS_REVOKED = new CloseStatus(4003, "access revoked");
     private static final CloseStatus TOO_MANY_FRAMES = CloseStatus.POLICY_VIOLATION.withReason("too many frames");
     private static final CloseStatus TOO_MANY_SESSIONS = CloseStatus.POLICY_VIOLATION.withReason("too many sessions");
-    /** How often an open session's token is checked for expiry and revocation. */
-    private static final Duration AUTHORITY_CHECK = Duration.ofSeconds(1);
 
-    private final ChangeHub hub;
-    private final ChangeLogReader log;
+    private final ChangeSessions sessions;
     private final ChangeStreamMetrics metrics;
     private final ChangeStreamProperties properties;
     private final JsonMapper json;
-    private final List<LiveChangeSource> liveSources;
-    private final TokenRevocation revocation;
-    /** Open sessions per user on this replica; the upgrade filter answers 429 when a user is full. */
-    final PerUserLimit sessions;
-    private final Set<WebSocketSession> open = ConcurrentHashMap.newKeySet();
-    private final Map<EventLoop, Scheduler> loopSchedulers = new ConcurrentHashMap<>();
-    private volatile boolean running;
 
-    ChangeWebSocketHandler(ChangeHub hub, @Qualifier("analyticsDatabaseClient") DatabaseClient analytics,
-            ChangeEventMapper mapper, ChangeStreamMetrics metrics, ChangeStreamProperties properties, JsonMapper json,
-            List<LiveChangeSource> liveSources, TokenRevocation revocation) {
-        this.liveSources = List.copyOf(liveSources);
-        this.revocation = revocation;
-        this.sessions = new PerUserLimit(properties.maxSessionsPerUser());
-        this.hub = hub;
-        this.log = new ChangeLogReader(analytics, mapper, properties.replayBatch());
+    ChangeWebSocketHandler(ChangeSessions sessions, ChangeStreamMetrics metrics, ChangeStreamProperties properties,
+            JsonMapper json) {
+        this.sessions = sessions;
         this.metrics = metrics;
         this.properties = properties;
         this.json = json;
@@ -77,30 +50,23 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
 
     @Override
     public Mono<Void> handle(WebSocketSession socket) {
-        EventLoop loop = (EventLoop) socket.getAttributes().get(ChangeStreamConfiguration.EVENT_LOOP);
+        return handle(socket, null);
+    }
+
+    /** @param eventLoop the connection's Netty event loop (see {@link ChangeStreamConfiguration}), or null */
+    Mono<Void> handle(WebSocketSession socket, EventLoop eventLoop) {
         return socket.getHandshakeInfo().getPrincipal()
                 .cast(JwtAuthenticationToken.class)
                 .map(Caller::fromToken)
-                .flatMap(caller -> hub.ready()
+                .flatMap(caller -> sessions.ready()
                         .timeout(NOT_READY_TIMEOUT)
-                        .then(Mono.defer(() -> serve(socket, caller, loop)))
+                        .then(Mono.defer(() -> serve(socket, caller, eventLoop)))
                         // The listener has not reached the database yet: come back shortly.
                         .onErrorResume(TimeoutException.class, notReady -> socket.close(NOT_READY)));
     }
 
-    private Mono<Void> serve(WebSocketSession socket, Caller caller, EventLoop loop) {
-        if (!running) {
-            return socket.close(SHUTTING_DOWN);
-        }
-        if (!sessions.tryAcquire(caller.id())) {
-            // Upgrades that raced past the 429 check: the bound holds all the same.
-            return socket.close(TOO_MANY_SESSIONS);
-        }
-        open.add(socket);
-        metrics.sessions.incrementAndGet();
+    private Mono<Void> serve(WebSocketSession socket, Caller caller, EventLoop eventLoop) {
         AtomicLong lastHeard = new AtomicLong(System.nanoTime());
-        Sinks.Empty<Void> finished = Sinks.empty();
-
         FrameRate rate = new FrameRate(properties.maxClientFramesPerSecond(), properties.clientFrameBurst());
         Flux<ClientMessage> inbound = socket.receive()
                 .doOnNext(message -> lastHeard.set(System.nanoTime()))
@@ -117,19 +83,25 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
                         ? ClientMessage.parse(message.getPayloadAsText(), json)
                         : ClientMessage.MALFORMED);
 
-        ChangeSession session = loop != null
-                ? new ChangeSession(caller, hub, log, metrics, json, properties.sessionBuffer(), loop,
-                        loopSchedulers.computeIfAbsent(loop, Schedulers::fromExecutor), liveSources)
-                // Not on Reactor Netty: work where events arrive; Reactor keeps each session serial.
-                : new ChangeSession(caller, hub, log, metrics, json, properties.sessionBuffer(), Runnable::run,
-                        Schedulers.immediate(), liveSources);
-        Flux<WebSocketMessage> frames = session.run(inbound)
-                .doOnNext(frame -> {
-                    if (frame.committedAt() != null) {
-                        metrics.sent(frame.committedAt());
+        Flux<Outbound> session = sessions.serve(caller, eventLoop, inbound);
+        if (session == null) {
+            // Upgrades that raced past the 429 check: the bound holds all the same.
+            return socket.close(TOO_MANY_SESSIONS);
+        }
+        Sinks.Empty<Void> finished = Sinks.empty();
+        AtomicReference<CloseStatus> closing = new AtomicReference<>();
+        Flux<WebSocketMessage> frames = session
+                .handle((Outbound out, SynchronousSink<WebSocketMessage> sink) -> {
+                    if (out instanceof Outbound.Frame frame) {
+                        if (frame.committedAt() != null) {
+                            metrics.sent(frame.committedAt());
+                        }
+                        sink.next(new WebSocketMessage(WebSocketMessage.Type.TEXT,
+                                socket.bufferFactory().wrap(frame.json())));
+                    } else if (out instanceof Outbound.Close close) {
+                        closing.set(new CloseStatus(close.code(), close.reason()));
                     }
                 })
-                .map(frame -> new WebSocketMessage(WebSocketMessage.Type.TEXT, socket.bufferFactory().wrap(frame.bytes())))
                 .doFinally(signal -> finished.tryEmitEmpty());
 
         Duration interval = properties.pingInterval();
@@ -140,12 +112,9 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
                         ? socket.close(PING_TIMEOUT).then(Mono.<WebSocketMessage>empty())
                         : Mono.just(socket.pingMessage(factory -> factory.wrap(new byte[0]))));
 
-        return socket.send(Flux.merge(frames, pings, authority(socket, caller, finished.asMono())))
-                .doFinally(signal -> {
-                    open.remove(socket);
-                    sessions.release(caller.id());
-                    metrics.sessions.decrementAndGet();
-                });
+        // The session ends by itself only to close the socket: with its code once the last frame is out.
+        return socket.send(Flux.merge(frames, pings))
+                .then(Mono.defer(() -> closing.get() == null ? Mono.empty() : socket.close(closing.get())));
     }
 
     /**
@@ -181,48 +150,5 @@ class ChangeWebSocketHandler implements WebSocketHandler, SmartLifecycle {
             }
             return false;
         }
-    }
-
-    /**
-     * Closes the session with 4001 once its token expires and with 4003 once it is revoked (its user
-     * suspended, deleted, or a role taken away), checked every second through {@link TokenRevocation}.
-     * Sends nothing itself. A failure to check (the database is away) leaves the session open.
-     */
-    private Flux<WebSocketMessage> authority(WebSocketSession socket, Caller caller, Mono<Void> finished) {
-        return Flux.interval(AUTHORITY_CHECK, AUTHORITY_CHECK)
-                .takeUntilOther(finished)
-                .concatMap(tick -> caller.isExpiredAt(Instant.now()) ? Mono.just(TOKEN_EXPIRED)
-                        : revocation.holds(caller)
-                                .filter(holds -> !holds)
-                                .map(revoked -> ACCESS_REVOKED)
-                                .onErrorResume(unknown -> Mono.empty()))
-                .next()
-                .flatMap(socket::close)
-                .thenMany(Flux.empty());
-    }
-
-    @Override
-    public void start() {
-        running = true;
-    }
-
-    /** Clients hear 1001 and can reconnect elsewhere with their last cursor. */
-    @Override
-    public void stop() {
-        running = false;
-        Flux.fromIterable(open)
-                .flatMap(socket -> socket.close(SHUTTING_DOWN).onErrorResume(alreadyGone -> Mono.empty()))
-                .blockLast(Duration.ofSeconds(5));
-    }
-
-    @Override
-    public boolean isRunning() {
-        return running;
-    }
-
-    @Override
-    public int getPhase() {
-        // Stops before the web server's graceful shutdown, which would otherwise wait on open sockets.
-        return Integer.MAX_VALUE - 1;
     }
 }

@@ -1,8 +1,9 @@
 package io.fluxgate.changes;
 
+import java.util.Map;
 import java.util.Set;
 
-/** The change channels of the contract and who may see what on each. */
+/** The change channels of the contract, who may see what on each, and the fields their rows carry. */
 public final class Channels {
 
     public static final String USERS = "user_changes";
@@ -17,6 +18,26 @@ public final class Channels {
     /** Channels whose every event any authenticated user may see; on the others, non-admins see only their own. */
     static final Set<String> OPEN = Set.of(POSTS, PROFILES);
 
+    /** The fields of {@code data} on each channel: what filters and column lists may name. */
+    private static final Map<String, Set<String>> FIELDS = Map.of(
+            USERS, Set.of("id", "email", "name", "status", "roles", "avatar", "bio", "lastActive", "createdAt",
+                    "updatedAt"),
+            POSTS, Set.of("id", "authorId", "title", "body", "createdAt", "updatedAt"),
+            // accounts and transfers
+            ACCOUNTS, Set.of("id", "userId", "balance", "currency", "fromUserId", "toUserId", "amount", "type",
+                    "createdAt", "updatedAt"),
+            PROFILES, Set.of("id", "ownerId", "name", "email", "profile", "preferences", "status", "lastActive",
+                    "location", "posts", "followers", "createdAt", "updatedAt"));
+
     private Channels() {
+    }
+
+    static Set<String> fields(String channel) {
+        return FIELDS.getOrDefault(channel, Set.of());
+    }
+
+    /** Whether {@code admin} or not, may the caller see every event of {@code channel}? */
+    static boolean seesAll(String channel, boolean admin) {
+        return admin || OPEN.contains(channel);
     }
 }

@@ -1,19 +1,40 @@
 package io.fluxgate.changes;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** What a client may send on {@code /ws/changes}, parsed; anything else is {@link Invalid}. */
-sealed interface ClientMessage {
+/** What a client may send on the change stream, parsed; anything else is {@link Invalid}. */
+sealed interface ClientMessage extends SessionInput {
 
-    record Subscribe(String channel, String resumeFrom) implements ClientMessage {
+    /** Longest subscription id a client may choose. */
+    int MAX_ID_LENGTH = 64;
+
+    /**
+     * @param id the client's name for the subscription; null: the channel's name
+     * @param filter the row filter as sent (compiled by the session), or null
+     * @param columns the fields to send, or null for all
+     */
+    record Subscribe(String channel, String id, String resumeFrom, boolean snapshot, JsonNode filter,
+            List<String> columns) implements ClientMessage {
+
+        Subscribe(String channel, String resumeFrom) {
+            this(channel, null, resumeFrom, false, null, null);
+        }
     }
 
-    record Unsubscribe(String channel) implements ClientMessage {
+    /** All of a channel's subscriptions, or the one with {@code id}. */
+    record Unsubscribe(String channel, String id) implements ClientMessage {
     }
 
     record Ping() implements ClientMessage {
+    }
+
+    /** A fresh token for the same user. */
+    record Auth(String token) implements ClientMessage {
     }
 
     record Invalid(String error) implements ClientMessage {
@@ -35,15 +56,58 @@ sealed interface ClientMessage {
         if (message == null || !message.isObject() || !message.path("type").isString()) {
             return MALFORMED;
         }
-        String channel = message.path("channel").isString() ? message.path("channel").asString() : null;
-        JsonNode resume = message.path("resumeFrom");
         return switch (message.path("type").asString()) {
-            case "subscribe" -> channel == null || !(resume.isMissingNode() || resume.isNull() || resume.isString())
-                    ? MALFORMED
-                    : new Subscribe(channel, resume.isString() ? resume.asString() : null);
-            case "unsubscribe" -> channel == null ? MALFORMED : new Unsubscribe(channel);
+            case "subscribe" -> subscribe(message);
+            case "unsubscribe" -> {
+                String channel = optionalString(message, "channel");
+                String id = optionalString(message, "id");
+                yield (channel == null && id == null) || channel == INVALID || id == INVALID ? MALFORMED
+                        : new Unsubscribe(channel, id);
+            }
             case "ping" -> new Ping();
+            case "auth" -> message.path("token").isString() ? new Auth(message.path("token").asString()) : MALFORMED;
             default -> MALFORMED;
         };
+    }
+
+    private static ClientMessage subscribe(JsonNode message) {
+        String channel = optionalString(message, "channel");
+        String id = optionalString(message, "id");
+        String resume = optionalString(message, "resumeFrom");
+        JsonNode snapshot = message.path("snapshot");
+        JsonNode filter = message.path("filter");
+        JsonNode columns = message.path("columns");
+        if (channel == null || channel == INVALID || id == INVALID || resume == INVALID
+                || !(snapshot.isMissingNode() || snapshot.isNull() || snapshot.isBoolean())
+                || !(columns.isMissingNode() || columns.isNull() || columns.isArray())) {
+            return MALFORMED;
+        }
+        if (id != null && (id.isEmpty() || id.length() > MAX_ID_LENGTH)) {
+            return new Invalid("Invalid subscription id");
+        }
+        List<String> names = null;
+        if (columns.isArray()) {
+            names = new ArrayList<>();
+            for (JsonNode column : columns) {
+                if (!column.isString() || names.size() == 100) {
+                    return new Invalid("Invalid columns");
+                }
+                names.add(column.asString());
+            }
+        }
+        return new Subscribe(channel, id, resume, snapshot.asBoolean(false),
+                filter.isMissingNode() || filter.isNull() ? null : filter, names);
+    }
+
+    /** Marks a field present with the wrong type. */
+    String INVALID = new String("invalid");
+
+    /** The field's text; null when absent; {@link #INVALID} when present and not a string. */
+    private static String optionalString(JsonNode message, String field) {
+        JsonNode value = message.path(field);
+        if (value.isMissingNode() || value.isNull()) {
+            return null;
+        }
+        return value.isString() ? value.asString() : INVALID;
     }
 }

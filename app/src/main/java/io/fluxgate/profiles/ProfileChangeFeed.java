@@ -4,6 +4,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 
+import io.fluxgate.changes.ChangeEvent;
+import io.fluxgate.changes.ChangeFrames;
 import io.fluxgate.changes.Channels;
 import io.fluxgate.changes.LiveChangeSource;
 import com.mongodb.client.model.changestream.OperationType;
@@ -16,7 +18,6 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.util.retry.Retry;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
 import org.springframework.context.SmartLifecycle;
@@ -25,23 +26,20 @@ import org.springframework.data.mongodb.core.ChangeStreamOptions;
 import org.springframework.data.mongodb.core.ReactiveMongoTemplate;
 import org.springframework.stereotype.Component;
 
-/**
- * MongoDB's change stream on {@code profiles}, as {@code profile_changes} frames for the change hub.
- * The password never leaves: it is dropped from every document before serialization.
- */
+/** MongoDB's change stream on {@code profiles}, as {@code profile_changes} events for change sessions. */
 @Component
 class ProfileChangeFeed implements LiveChangeSource, SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(ProfileChangeFeed.class);
 
     private final ReactiveMongoTemplate mongo;
-    private final JsonMapper json;
-    private final Sinks.Many<byte[]> frames = Sinks.many().multicast().directBestEffort();
+    private final ChangeFrames frames;
+    private final Sinks.Many<ChangeEvent> events = Sinks.many().multicast().directBestEffort();
     private volatile Disposable running;
 
-    ProfileChangeFeed(ReactiveMongoTemplate mongo, JsonMapper json) {
+    ProfileChangeFeed(ReactiveMongoTemplate mongo, ChangeFrames frames) {
         this.mongo = mongo;
-        this.json = json;
+        this.frames = frames;
     }
 
     @Override
@@ -50,8 +48,8 @@ class ProfileChangeFeed implements LiveChangeSource, SmartLifecycle {
     }
 
     @Override
-    public Flux<byte[]> frames() {
-        return frames.asFlux();
+    public Flux<ChangeEvent> events() {
+        return events.asFlux();
     }
 
     @Override
@@ -63,13 +61,13 @@ class ProfileChangeFeed implements LiveChangeSource, SmartLifecycle {
                                 .onErrorResume(alreadyThere -> Mono.empty()).then())
                         .thenMany(mongo.changeStream(ProfileRepository.COLLECTION, options, Document.class)))
                 .filter(ProfileChangeFeed::isDocumentChange)
-                .map(this::toFrame)
+                .map(this::toEvent)
                 .repeatWhen(ends -> ends.delayElements(Duration.ofSeconds(1)))
                 .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofSeconds(1)).maxBackoff(Duration.ofSeconds(30))
                         .transientErrors(true)
                         .doBeforeRetry(signal -> log.warn("Profile change stream interrupted ({}); reopening",
                                 signal.failure().toString())))
-                .subscribe(frames::tryEmitNext);
+                .subscribe(events::tryEmitNext);
     }
 
     /** Inserts, updates, replaces and deletes of profiles; not drops or other collections' events. */
@@ -81,33 +79,23 @@ class ProfileChangeFeed implements LiveChangeSource, SmartLifecycle {
                 || type == OperationType.DELETE);
     }
 
-    byte[] toFrame(ChangeStreamEvent<Document> event) {
+    ChangeEvent toEvent(ChangeStreamEvent<Document> event) {
         String operation = switch (event.getOperationType()) {
             case INSERT -> "INSERT";
             case DELETE -> "DELETE";
             default -> "UPDATE";
         };
-        ObjectNode data = json.createObjectNode();
+        ObjectNode data = frames.object();
         Document body = event.getBody();
         if (body != null) {
-            for (Map.Entry<String, Object> field : body.entrySet()) {
-                if (!field.getKey().equals("password") && !field.getKey().equals("_class")) {
-                    data.set(field.getKey().equals("_id") ? "id" : field.getKey(), json.valueToTree(plain(field.getValue())));
-                }
-            }
+            body.forEach((field, value) -> data.set(field.equals("_id") ? "id" : field, frames.value(plain(value))));
         } else if (event.getRaw() != null && event.getRaw().getDocumentKey() != null) {
             data.put("id", event.getRaw().getDocumentKey().get("_id").asObjectId().getValue().toHexString());
         }
-        ObjectNode frame = json.createObjectNode();
-        frame.put("type", "database_change");
-        frame.put("channel", Channels.PROFILES);
-        frame.put("operation", operation);
-        frame.put("table", ProfileRepository.COLLECTION);
-        frame.set("data", data);
-        frame.putNull("cursor");
         Instant at = event.getTimestamp();
-        frame.put("committedAt", (at == null ? Instant.now() : at).toString());
-        return json.writeValueAsBytes(frame);
+        // ChangeFrames drops the password and other secrets before anything is serialized.
+        return frames.live(Channels.PROFILES, ProfileRepository.COLLECTION, operation, data,
+                at == null ? Instant.now() : at);
     }
 
     /** BSON values as JSON-friendly ones: ids as hex, dates as ISO instants, documents recursively. */

@@ -28,7 +28,7 @@ public record Caller(long id, boolean admin, long tokenVersion, Instant expiresA
         return fromJwt(token.getToken());
     }
 
-    static Caller fromJwt(Jwt jwt) {
+    public static Caller fromJwt(Jwt jwt) {
         List<String> roles = jwt.getClaimAsStringList(TokenService.ROLES_CLAIM);
         Object version = jwt.getClaims().get(TokenService.VERSION_CLAIM);
         // A token without a version (issued before versions existed) matches no user's: it never holds.

@@ -6,6 +6,7 @@ import java.util.List;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
+import tools.jackson.databind.json.JsonMapper;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,11 +15,11 @@ class ChangeHubTest {
 
     private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(new SimpleMeterRegistry()),
             new ChangeStreamProperties(16, 500, 4, Duration.ofSeconds(30), Duration.ofSeconds(5),
-                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200));
+                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50));
 
     private static ChangeEvent event(long commitSeq, long id) {
-        return new ChangeEvent(new Position(commitSeq, id), Channels.POSTS, "posts", new long[0], Instant.now(),
-                new byte[0]);
+        return new ChangeEvent(new Position(commitSeq, id), Channels.POSTS, "posts", "INSERT",
+                JsonMapper.builder().build().createObjectNode(), new long[0], Instant.now(), new byte[0]);
     }
 
     private static List<Long> ids(List<ChangeEvent> events) {

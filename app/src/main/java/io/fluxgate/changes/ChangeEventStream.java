@@ -1,0 +1,164 @@
+package io.fluxgate.changes;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+
+import io.fluxgate.security.Caller;
+import io.fluxgate.web.ApiException;
+import io.fluxgate.web.FieldViolation;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.http.MediaType;
+import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.stereotype.Component;
+import org.springframework.web.reactive.function.BodyInserters;
+import org.springframework.web.reactive.function.server.ServerRequest;
+import org.springframework.web.reactive.function.server.ServerResponse;
+
+/**
+ * {@code GET /api/changes/stream}: the change stream over Server-Sent Events, for clients that cannot
+ * use WebSocket. The query string makes the subscriptions; the same session as on the WebSocket runs
+ * behind it, so delivery rules, limits and revocation are the same. Each frame is one event named by
+ * its type; change frames carry their cursor as the event id, so a reconnect with
+ * {@code Last-Event-ID} resumes with no gap and no duplicate.
+ */
+@Component
+class ChangeEventStream {
+
+    private static final Duration KEEP_ALIVE = Duration.ofSeconds(15);
+    private static final Duration NOT_READY_TIMEOUT = Duration.ofSeconds(10);
+    private static final int MAX_FILTER_LENGTH = 16 * 1024;
+
+    private final ChangeSessions sessions;
+    private final ChangeFrames frames;
+    private final ChangeStreamMetrics metrics;
+    private final ChangeStreamProperties properties;
+    private final JsonMapper json;
+
+    ChangeEventStream(ChangeSessions sessions, ChangeFrames frames, ChangeStreamMetrics metrics,
+            ChangeStreamProperties properties, JsonMapper json) {
+        this.sessions = sessions;
+        this.frames = frames;
+        this.metrics = metrics;
+        this.properties = properties;
+        this.json = json;
+    }
+
+    Mono<ServerResponse> stream(ServerRequest request) {
+        return Caller.of(request).flatMap(caller -> {
+            List<ClientMessage> subscribes = subscriptions(request);
+            if (!sessions.hasRoomFor(caller)) {
+                return tooMany();
+            }
+            return sessions.ready().timeout(NOT_READY_TIMEOUT)
+                    .onErrorMap(TimeoutException.class, notReady -> ApiException.unavailable(
+                            "The change stream is starting; try again shortly", Duration.ofSeconds(5)))
+                    .then(Mono.defer(() -> {
+                        // The stream has no client messages after the query string: it ends when the client goes.
+                        Flux<ClientMessage> inbound = Flux.fromIterable(subscribes).concatWith(Flux.never());
+                        Flux<Outbound> session = sessions.serve(caller,
+                                ChangeStreamConfiguration.eventLoopOf(request.exchange().getRequest()), inbound);
+                        if (session == null) {
+                            return tooMany();
+                        }
+                        Flux<ServerSentEvent<String>> events = session.map(this::toEvent);
+                        Flux<ServerSentEvent<String>> keepAlive = Flux.interval(KEEP_ALIVE, KEEP_ALIVE)
+                                .map(tick -> ServerSentEvent.<String>builder().comment("keep-alive").build());
+                        return ServerResponse.ok()
+                                .contentType(MediaType.TEXT_EVENT_STREAM)
+                                .header("Cache-Control", "no-cache")
+                                .header("X-Accel-Buffering", "no")
+                                .body(BodyInserters.fromServerSentEvents(Flux.merge(events, keepAlive)
+                                        .takeUntil(event -> "close".equals(event.event()))));
+                    }));
+        });
+    }
+
+    private ServerSentEvent<String> toEvent(Outbound out) {
+        Outbound.Frame frame = out instanceof Outbound.Frame f ? f : frames.close((Outbound.Close) out);
+        if (frame.committedAt() != null) {
+            metrics.sent(frame.committedAt());
+        }
+        return ServerSentEvent.<String>builder()
+                .event(frame.type())
+                .id(frame.cursor())
+                .data(new String(frame.json(), StandardCharsets.UTF_8))
+                .build();
+    }
+
+    /** The query string as subscribe messages; anything a client could not mean answers 400 before a session opens. */
+    private List<ClientMessage> subscriptions(ServerRequest request) {
+        List<String> channels = request.queryParams().getOrDefault("channel", List.of());
+        List<FieldViolation> violations = new ArrayList<>();
+        if (channels.isEmpty()) {
+            violations.add(new FieldViolation("channel", "At least one channel is required"));
+        } else if (channels.size() > properties.maxSubscriptionsPerSession()) {
+            violations.add(new FieldViolation("channel",
+                    "At most " + properties.maxSubscriptionsPerSession() + " channels"));
+        } else if (channels.stream().anyMatch(channel -> !Channels.ALL.contains(channel))) {
+            violations.add(new FieldViolation("channel", "Unknown channel"));
+        } else if (channels.stream().distinct().count() != channels.size()) {
+            violations.add(new FieldViolation("channel", "Each channel once"));
+        }
+        JsonNode filter = null;
+        String filterText = request.queryParam("filter").orElse(null);
+        if (filterText != null) {
+            if (channels.size() != 1) {
+                violations.add(new FieldViolation("filter", "A filter applies to exactly one channel"));
+            } else if (filterText.length() > MAX_FILTER_LENGTH) {
+                violations.add(new FieldViolation("filter", "At most " + MAX_FILTER_LENGTH + " characters"));
+            } else {
+                try {
+                    filter = json.readTree(filterText);
+                    RowFilter.compile(filter, Channels.fields(channels.get(0)));
+                } catch (JacksonException notJson) {
+                    violations.add(new FieldViolation("filter", "Not valid JSON"));
+                } catch (RowFilter.Invalid invalid) {
+                    violations.add(new FieldViolation("filter", invalid.getMessage()));
+                }
+            }
+        }
+        List<String> columns = request.queryParam("columns")
+                .map(text -> Arrays.stream(text.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList())
+                .orElse(null);
+        if (columns != null && violations.isEmpty()) {
+            for (String column : columns) {
+                if (channels.stream().noneMatch(channel -> Channels.fields(channel).contains(column))) {
+                    violations.add(new FieldViolation("columns", "Unknown field '" + column + "'"));
+                    break;
+                }
+            }
+        }
+        boolean snapshot = request.queryParam("snapshot").map(Boolean::parseBoolean).orElse(false);
+        String lastEventId = request.headers().firstHeader("Last-Event-ID");
+        if (lastEventId != null && Position.fromCursor(lastEventId) == null) {
+            violations.add(new FieldViolation("Last-Event-ID", "Not a cursor of this stream"));
+        }
+        if (!violations.isEmpty()) {
+            throw ApiException.invalid(violations);
+        }
+        List<ClientMessage> messages = new ArrayList<>();
+        for (String channel : channels) {
+            List<String> own = columns == null ? null
+                    : columns.stream().filter(Channels.fields(channel)::contains).toList();
+            // After a reconnect the stream resumes; a snapshot is only taken on a first connect.
+            messages.add(new ClientMessage.Subscribe(channel, null, lastEventId,
+                    snapshot && lastEventId == null, filter, own));
+        }
+        return messages;
+    }
+
+    private static Mono<ServerResponse> tooMany() {
+        return Mono.error(ApiException.tooManyRequests("Too many open change-stream sessions for this user",
+                Duration.ofSeconds(5)));
+    }
+
+}

@@ -1,0 +1,127 @@
+package io.fluxgate.changes;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executor;
+
+import io.fluxgate.security.Caller;
+import io.fluxgate.security.TokenRevocation;
+import io.fluxgate.web.PerUserLimit;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+import org.springframework.context.SmartLifecycle;
+import org.springframework.security.oauth2.jwt.ReactiveJwtDecoder;
+import org.springframework.stereotype.Component;
+
+/**
+ * Opens change-stream sessions for every transport (WebSocket and SSE alike): the same protocol,
+ * limits and revocation behind both. It also bounds open sessions per user, and ends every session
+ * with 1001 when the service shuts down.
+ */
+@Component
+class ChangeSessions implements SmartLifecycle {
+
+    static final Outbound.Close SHUTTING_DOWN = new Outbound.Close(1001, "server shutting down");
+    /** How often an open session's token is checked for expiry and revocation. */
+    private static final Duration AUTHORITY_CHECK = Duration.ofSeconds(1);
+    private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(5);
+
+    private final ChangeHub hub;
+    private final ChangeStreamMetrics metrics;
+    private final ChangeSession.Context context;
+    /** Signals the sessions of the current run to end; a new one with each start (a context may be restarted). */
+    private volatile Sinks.One<Outbound.Close> shutdown = Sinks.one();
+    /** Open sessions per user on this replica; upgrades and streams answer 429 when a user is full. */
+    final PerUserLimit perUser;
+    private volatile boolean running;
+
+    ChangeSessions(ChangeHub hub, ChangeFeed feed, ChangeFrames frames, ChangeStreamMetrics metrics,
+            ChangeStreamProperties properties, List<LiveChangeSource> liveSources, ReactiveJwtDecoder tokens,
+            TokenRevocation revocation) {
+        this.hub = hub;
+        this.metrics = metrics;
+        this.perUser = new PerUserLimit(properties.maxSessionsPerUser());
+        Authority authority = new Authority() {
+            @Override
+            public Mono<Caller> verify(String token) {
+                return tokens.decode(token).map(Caller::fromJwt)
+                        .filterWhen(revocation::holds)
+                        .switchIfEmpty(Mono.error(() -> new IllegalArgumentException("revoked")));
+            }
+
+            @Override
+            public Mono<Boolean> holds(Caller caller) {
+                return revocation.holds(caller);
+            }
+        };
+        this.context = new ChangeSession.Context(feed, frames, metrics, List.copyOf(liveSources), authority,
+                properties.maxSubscriptionsPerSession(), AUTHORITY_CHECK,
+                Mono.defer(() -> shutdown.asMono()));
+    }
+
+    /** Completes once the change stream knows where the log stands; sessions open only after. */
+    Mono<Void> ready() {
+        return hub.ready();
+    }
+
+    /** Whether {@code caller} may open one more session (checked again, atomically, by {@link #serve}). */
+    boolean hasRoomFor(Caller caller) {
+        return !perUser.isFull(caller.id());
+    }
+
+    /**
+     * Runs a session for {@code caller} over {@code inbound} (empty for transports without client
+     * messages); null when the service is stopping or the user holds its most sessions.
+     *
+     * @param executor the connection's event loop (events are handed over there), or null
+     */
+    Flux<Outbound> serve(Caller caller, Executor executor, Flux<ClientMessage> inbound) {
+        if (!running) {
+            return Flux.just(SHUTTING_DOWN);
+        }
+        if (!perUser.tryAcquire(caller.id())) {
+            return null;
+        }
+        metrics.sessions.incrementAndGet();
+        return new ChangeSession(caller, context, executor).run(inbound)
+                .doFinally(signal -> {
+                    perUser.release(caller.id());
+                    metrics.sessions.decrementAndGet();
+                });
+    }
+
+    @Override
+    public void start() {
+        shutdown = Sinks.one();
+        running = true;
+    }
+
+    /** Every session is told 1001 (clients reconnect elsewhere with their last cursor); waits for them briefly. */
+    @Override
+    public void stop() {
+        running = false;
+        shutdown.tryEmitValue(SHUTTING_DOWN);
+        long deadline = System.nanoTime() + SHUTDOWN_WAIT.toNanos();
+        while (metrics.sessions.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int getPhase() {
+        // Stops before the web server's graceful shutdown, which would otherwise wait on open sockets.
+        return Integer.MAX_VALUE - 1;
+    }
+}

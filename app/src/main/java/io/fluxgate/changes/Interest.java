@@ -1,0 +1,49 @@
+package io.fluxgate.changes;
+
+/**
+ * What one session wants, shared with its feed: the session changes the route as the client
+ * subscribes and unsubscribes, the feed's hub subscription follows at once. The change-log filter is
+ * fixed: everything the caller could ever be sent, since subscriptions change while a feed catches up.
+ */
+final class Interest {
+
+    private final ChangeLogReader.Filter logFilter;
+    private volatile Route route = Route.NOTHING;
+    private ChangeHub.Subscription attached;
+
+    Interest(ChangeLogReader.Filter logFilter) {
+        this.logFilter = logFilter;
+    }
+
+    Route route() {
+        return route;
+    }
+
+    ChangeLogReader.Filter logFilter() {
+        return logFilter;
+    }
+
+    boolean mayWant(ChangeEvent event) {
+        return route.mayWant(event);
+    }
+
+    synchronized void set(Route next) {
+        route = next;
+        if (attached != null) {
+            attached.reroute(next);
+        }
+    }
+
+    /** The feed's current hub subscription; rerouted now in case the route changed as it was made. */
+    synchronized void attach(ChangeHub.Subscription subscription) {
+        attached = subscription;
+        subscription.reroute(route);
+    }
+
+    synchronized void detach(ChangeHub.Subscription subscription) {
+        if (attached == subscription) {
+            attached = null;
+        }
+        subscription.dispose();
+    }
+}

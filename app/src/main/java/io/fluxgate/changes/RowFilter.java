@@ -1,0 +1,428 @@
+package io.fluxgate.changes;
+
+import java.math.BigDecimal;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * A subscription's row filter, compiled once from the client's JSON and then tested against each
+ * event's data without a database read. Fields in one object, and operators on one field, are AND;
+ * {@code and}, {@code or} and {@code not} nest.
+ *
+ * <p>Equality ({@code eq}, {@code neq}, {@code in}) compares JSON values: numbers by value, strings
+ * exactly (money is a string on the wire, so {@code "12.50"}). Order ({@code lt}, {@code lte},
+ * {@code gt}, {@code gte}) compares numbers, numeric strings and ISO timestamps by value, other
+ * strings by character. {@code like} takes {@code %} and {@code _} and runs in time linear in the
+ * value, whatever the pattern.
+ */
+final class RowFilter {
+
+    static final int MAX_CONDITIONS = 50;
+    static final int MAX_IN_VALUES = 100;
+    static final int MAX_DEPTH = 8;
+    static final int MAX_STRING = 1000;
+    /** Characters of a like pattern other than {@code %}: one bit each in the matcher's state. */
+    static final int MAX_LIKE_LENGTH = 63;
+    static final int MAX_LIKES = 5;
+
+    /** The client's filter could not be accepted; the detail says why, in words a client can act on. */
+    static final class Invalid extends RuntimeException {
+        Invalid(String detail) {
+            super(detail, null, false, false);
+        }
+    }
+
+    /**
+     * A condition every row the filter accepts meets: {@code field} holds one of {@code keys} (see
+     * {@link #key}). Lets the hub hand an event only to the sessions whose equality it meets.
+     */
+    record Equality(String field, Set<Object> keys) {
+    }
+
+    private interface Test {
+        boolean test(ObjectNode row);
+    }
+
+    private final Test root;
+    private final Equality equality;
+    private final String text;
+
+    private RowFilter(Test root, Equality equality, String text) {
+        this.root = root;
+        this.equality = equality;
+        this.text = text;
+    }
+
+    boolean test(ObjectNode row) {
+        return root.test(row);
+    }
+
+    /** An equality every accepted row meets, or null when the filter has none at its top level. */
+    Equality equality() {
+        return equality;
+    }
+
+    @Override
+    public String toString() {
+        return text;
+    }
+
+    /** Compiles {@code spec} for rows with {@code fields}; throws {@link Invalid} when it cannot be accepted. */
+    static RowFilter compile(JsonNode spec, Set<String> fields) {
+        if (spec == null || !spec.isObject()) {
+            throw new Invalid("A filter is a JSON object");
+        }
+        Compiler compiler = new Compiler(fields);
+        Test root = compiler.object(spec, 1);
+        return new RowFilter(root, compiler.topEquality(spec), spec.toString());
+    }
+
+    /** The value a field or operand is compared by for equality; null for objects and arrays. */
+    static Object key(JsonNode value) {
+        if (value == null || value.isNull() || value.isMissingNode()) {
+            return null;
+        }
+        if (value.isNumber()) {
+            BigDecimal number = value.decimalValue();
+            return number.signum() == 0 ? BigDecimal.ZERO : number.stripTrailingZeros();
+        }
+        if (value.isString()) {
+            return value.asString();
+        }
+        if (value.isBoolean()) {
+            return value.asBoolean();
+        }
+        return null;
+    }
+
+    private static final class Compiler {
+
+        private final Set<String> fields;
+        private int conditions;
+        private int likes;
+
+        Compiler(Set<String> fields) {
+            this.fields = fields;
+        }
+
+        Test object(JsonNode spec, int depth) {
+            if (depth > MAX_DEPTH) {
+                throw new Invalid("Filters nest at most " + MAX_DEPTH + " deep");
+            }
+            if (!spec.isObject() || spec.isEmpty()) {
+                throw new Invalid("Every filter object needs at least one condition");
+            }
+            List<Test> all = new ArrayList<>();
+            for (Map.Entry<String, JsonNode> entry : spec.properties()) {
+                String name = entry.getKey();
+                JsonNode value = entry.getValue();
+                switch (name) {
+                    case "and", "or" -> {
+                        if (!value.isArray() || value.isEmpty()) {
+                            throw new Invalid("'" + name + "' takes a non-empty array of filters");
+                        }
+                        List<Test> parts = new ArrayList<>();
+                        for (JsonNode part : value) {
+                            parts.add(object(part, depth + 1));
+                        }
+                        all.add(name.equals("and") ? allOf(parts) : anyOf(parts));
+                    }
+                    case "not" -> {
+                        Test inner = object(value, depth + 1);
+                        all.add(row -> !inner.test(row));
+                    }
+                    default -> all.add(field(name, value));
+                }
+            }
+            return allOf(all);
+        }
+
+        private Test field(String field, JsonNode operators) {
+            if (!fields.contains(field)) {
+                throw new Invalid("Unknown field '" + field + "'");
+            }
+            if (!operators.isObject() || operators.isEmpty()) {
+                throw new Invalid("Field '" + field + "' takes an object of operators, such as {\"eq\": 1}");
+            }
+            List<Test> all = new ArrayList<>();
+            for (Map.Entry<String, JsonNode> operator : operators.properties()) {
+                if (++conditions > MAX_CONDITIONS) {
+                    throw new Invalid("A filter holds at most " + MAX_CONDITIONS + " conditions");
+                }
+                all.add(condition(field, operator.getKey(), operator.getValue()));
+            }
+            return allOf(all);
+        }
+
+        private Test condition(String field, String operator, JsonNode operand) {
+            return switch (operator) {
+                case "eq" -> {
+                    Object key = scalar(field, operator, operand);
+                    yield row -> key.equals(key(row.get(field)));
+                }
+                case "neq" -> {
+                    Object key = scalar(field, operator, operand);
+                    yield row -> !key.equals(key(row.get(field)));
+                }
+                case "in" -> {
+                    Set<Object> keys = inKeys(field, operand);
+                    yield row -> keys.contains(key(row.get(field)));
+                }
+                case "lt" -> order(field, operator, operand, c -> c < 0);
+                case "lte" -> order(field, operator, operand, c -> c <= 0);
+                case "gt" -> order(field, operator, operand, c -> c > 0);
+                case "gte" -> order(field, operator, operand, c -> c >= 0);
+                case "like" -> {
+                    if (!operand.isString()) {
+                        throw new Invalid("'like' on '" + field + "' takes a string");
+                    }
+                    if (++likes > MAX_LIKES) {
+                        throw new Invalid("A filter holds at most " + MAX_LIKES + " 'like' conditions");
+                    }
+                    Like like = Like.compile(operand.asString(), field);
+                    yield row -> {
+                        JsonNode value = row.get(field);
+                        return value != null && value.isString() && like.matches(value.asString());
+                    };
+                }
+                case "isNull" -> {
+                    if (!operand.isBoolean()) {
+                        throw new Invalid("'isNull' on '" + field + "' takes true or false");
+                    }
+                    boolean wanted = operand.asBoolean();
+                    yield row -> {
+                        JsonNode value = row.get(field);
+                        return (value == null || value.isNull()) == wanted;
+                    };
+                }
+                default -> throw new Invalid("Unknown operator '" + operator + "' on '" + field + "'");
+            };
+        }
+
+        private static Object scalar(String field, String operator, JsonNode operand) {
+            Object key = key(operand);
+            if (key == null) {
+                throw new Invalid("'" + operator + "' on '" + field
+                        + "' takes a string, number or boolean (use isNull for null)");
+            }
+            if (key instanceof String text && text.length() > MAX_STRING) {
+                throw new Invalid("Filter values are at most " + MAX_STRING + " characters");
+            }
+            return key;
+        }
+
+        private static Set<Object> inKeys(String field, JsonNode operand) {
+            if (!operand.isArray() || operand.isEmpty() || operand.size() > MAX_IN_VALUES) {
+                throw new Invalid("'in' on '" + field + "' takes an array of 1 to " + MAX_IN_VALUES + " values");
+            }
+            Set<Object> keys = new HashSet<>();
+            for (JsonNode value : operand) {
+                keys.add(scalar(field, "in", value));
+            }
+            return Set.copyOf(keys);
+        }
+
+        private interface Outcome {
+            boolean of(int comparison);
+        }
+
+        private static Test order(String field, String operator, JsonNode operand, Outcome outcome) {
+            Comparand bound = Comparand.of(operand);
+            if (bound == null) {
+                throw new Invalid("'" + operator + "' on '" + field + "' takes a string or a number");
+            }
+            if (operand.isString() && operand.asString().length() > MAX_STRING) {
+                throw new Invalid("Filter values are at most " + MAX_STRING + " characters");
+            }
+            return row -> {
+                Integer comparison = bound.compareFrom(row.get(field));
+                return comparison != null && outcome.of(comparison);
+            };
+        }
+
+        /** The first {@code eq} or {@code in} among the top-level fields: every accepted row meets it. */
+        Equality topEquality(JsonNode spec) {
+            for (Map.Entry<String, JsonNode> entry : spec.properties()) {
+                String field = entry.getKey();
+                if (!fields.contains(field)) {
+                    continue;
+                }
+                JsonNode eq = entry.getValue().get("eq");
+                if (eq != null) {
+                    return new Equality(field, Set.of(key(eq)));
+                }
+                JsonNode in = entry.getValue().get("in");
+                if (in != null) {
+                    return new Equality(field, inKeys(field, in));
+                }
+            }
+            return null;
+        }
+
+        private static Test allOf(List<Test> tests) {
+            if (tests.size() == 1) {
+                return tests.get(0);
+            }
+            Test[] all = tests.toArray(Test[]::new);
+            return row -> {
+                for (Test test : all) {
+                    if (!test.test(row)) {
+                        return false;
+                    }
+                }
+                return true;
+            };
+        }
+
+        private static Test anyOf(List<Test> tests) {
+            Test[] any = tests.toArray(Test[]::new);
+            return row -> {
+                for (Test test : any) {
+                    if (test.test(row)) {
+                        return true;
+                    }
+                }
+                return false;
+            };
+        }
+    }
+
+    /** An order operand, parsed once: as a number, a timestamp, or plain text. */
+    private record Comparand(BigDecimal number, Instant instant, String text) {
+
+        static Comparand of(JsonNode operand) {
+            if (operand.isNumber()) {
+                return new Comparand(operand.decimalValue(), null, null);
+            }
+            if (!operand.isString()) {
+                return null;
+            }
+            String text = operand.asString();
+            return new Comparand(number(text), instant(text), text);
+        }
+
+        /** How {@code value} compares to this operand, or null when they cannot be compared. */
+        Integer compareFrom(JsonNode value) {
+            if (value == null) {
+                return null;
+            }
+            if (value.isNumber()) {
+                return number == null ? null : value.decimalValue().compareTo(number);
+            }
+            if (!value.isString()) {
+                return null;
+            }
+            String other = value.asString();
+            if (number != null) {
+                BigDecimal parsed = number(other);
+                if (parsed != null) {
+                    return parsed.compareTo(number);
+                }
+            }
+            if (instant != null) {
+                Instant parsed = instant(other);
+                if (parsed != null) {
+                    return parsed.compareTo(instant);
+                }
+            }
+            return text == null ? null : other.compareTo(text);
+        }
+
+        private static BigDecimal number(String text) {
+            if (text.isEmpty() || text.length() > 40) {
+                return null;
+            }
+            char first = text.charAt(0);
+            if (!(first == '-' || (first >= '0' && first <= '9'))) {
+                return null;
+            }
+            try {
+                return new BigDecimal(text);
+            } catch (NumberFormatException notANumber) {
+                return null;
+            }
+        }
+
+        private static Instant instant(String text) {
+            if (text.length() < 20 || text.length() > 40 || text.charAt(4) != '-' || text.charAt(10) != 'T') {
+                return null;
+            }
+            try {
+                return Instant.parse(text);
+            } catch (DateTimeParseException notATimestamp) {
+                return null;
+            }
+        }
+    }
+
+    /**
+     * A {@code like} pattern as a bit-parallel automaton: bit j of the state says "the first j
+     * characters of the pattern (not counting %) are matched"; each value character costs a few
+     * machine operations, so no pattern can make matching slower than linear.
+     */
+    static final class Like {
+
+        private final long[] ascii = new long[128];
+        /** Bits of the pattern's {@code _} positions: they take any character. */
+        private final long any;
+        /** Other literal characters (outside ASCII) and their bits. */
+        private final Map<Character, Long> others;
+        /** Bit j set when a {@code %} stands before pattern character j (or at the end, j = length). */
+        private final long stay;
+        private final long accept;
+
+        private Like(long any, long[] ascii, Map<Character, Long> others, long stay, int length) {
+            this.any = any;
+            System.arraycopy(ascii, 0, this.ascii, 0, 128);
+            this.others = others;
+            this.stay = stay;
+            this.accept = 1L << length;
+        }
+
+        static Like compile(String pattern, String field) {
+            long[] ascii = new long[128];
+            java.util.HashMap<Character, Long> others = new java.util.HashMap<>();
+            long any = 0;
+            long stay = 0;
+            int length = 0;
+            for (char c : pattern.toCharArray()) {
+                if (c == '%') {
+                    stay |= 1L << length;
+                    continue;
+                }
+                if (length == MAX_LIKE_LENGTH) {
+                    throw new Invalid("A 'like' pattern on '" + field + "' holds at most " + MAX_LIKE_LENGTH
+                            + " characters besides %");
+                }
+                long bit = 1L << length;
+                if (c == '_') {
+                    any |= bit;
+                } else if (c < 128) {
+                    ascii[c] |= bit;
+                } else {
+                    others.merge(c, bit, (a, b) -> a | b);
+                }
+                length++;
+            }
+            return new Like(any, ascii, Map.copyOf(others), stay, length);
+        }
+
+        boolean matches(String value) {
+            long state = 1L;
+            for (int i = 0; i < value.length() && state != 0; i++) {
+                char c = value.charAt(i);
+                long step = any | (c < 128 ? ascii[c] : others.getOrDefault(c, 0L));
+                state = ((state & step) << 1) | (state & stay);
+            }
+            return (state & accept) != 0;
+        }
+    }
+}
