@@ -87,11 +87,13 @@ class ChangeEventStream {
         if (frame.committedAt() != null) {
             metrics.sent(frame.committedAt());
         }
-        return ServerSentEvent.<String>builder()
+        ServerSentEvent.Builder<String> event = ServerSentEvent.<String>builder()
                 .event(frame.type())
-                .id(frame.cursor())
-                .data(new String(frame.json(), StandardCharsets.UTF_8))
-                .build();
+                .data(new String(frame.json(), StandardCharsets.UTF_8));
+        if (frame.cursor() != null) {
+            event.id(frame.cursor());
+        }
+        return event.build();
     }
 
     /** The query string as subscribe messages; anything a client could not mean answers 400 before a session opens. */

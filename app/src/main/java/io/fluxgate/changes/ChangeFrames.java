@@ -98,16 +98,7 @@ public class ChangeFrames {
         if (columns == null && subscriptions.isEmpty()) {
             return change(event);
         }
-        ObjectNode data = event.data();
-        if (columns != null) {
-            data = json.createObjectNode();
-            for (String column : columns) {
-                JsonNode value = event.data().get(column);
-                if (value != null) {
-                    data.set(column, value);
-                }
-            }
-        }
+        ObjectNode data = project(event.data(), columns);
         ObjectNode frame = changeFrame(event.channel(), event.operation(), event.table(), data, event.position(),
                 event.committedAt());
         if (!subscriptions.isEmpty()) {
@@ -116,6 +107,21 @@ public class ChangeFrames {
         }
         return new Outbound.Frame("database_change", json.writeValueAsBytes(frame), cursor(event),
                 event.committedAt());
+    }
+
+    /** Only {@code columns} of {@code data} (all when null), as a new object; {@code data} is untouched. */
+    ObjectNode project(ObjectNode data, Set<String> columns) {
+        if (columns == null) {
+            return data;
+        }
+        ObjectNode narrowed = json.createObjectNode();
+        for (String column : columns) {
+            JsonNode value = data.get(column);
+            if (value != null) {
+                narrowed.set(column, value);
+            }
+        }
+        return narrowed;
     }
 
     private ObjectNode changeFrame(String channel, String operation, String table, ObjectNode data, Position position,
@@ -173,8 +179,11 @@ public class ChangeFrames {
     }
 
     /** One page of a snapshot: rows as change data (secrets dropped, columns applied by the caller). */
-    Outbound.Frame snapshot(String channel, String table, List<ObjectNode> rows) {
+    Outbound.Frame snapshot(String channel, String id, String table, List<ObjectNode> rows) {
         ObjectNode frame = control("snapshot", channel);
+        if (id != null) {
+            frame.put("id", id);
+        }
         frame.put("table", table);
         ArrayNode data = frame.putArray("data");
         rows.forEach(data::add);

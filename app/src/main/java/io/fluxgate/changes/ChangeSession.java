@@ -38,12 +38,28 @@ final class ChangeSession {
      * @param named whether the client chose the id (frames then name the subscriptions they match)
      * @param filter null: every event of the channel the caller may see
      * @param columns the fields sent, the primary key included; null: all
+     * @param after logged events at or before this position are not its to send (a resume or a
+     *        snapshot covered them); null: none
      */
-    record Subscription(String id, boolean named, String channel, RowFilter filter, Set<String> columns) {
+    record Subscription(String id, boolean named, String channel, RowFilter filter, Set<String> columns,
+            Position after) {
+
+        Subscription from(Position position) {
+            return new Subscription(id, named, channel, filter, columns, position);
+        }
+
+        List<String> ids() {
+            return named ? List.of(id) : List.of();
+        }
+
+        boolean matches(ChangeEvent event) {
+            return (after == null || !event.isLogged() || event.position().isAfter(after))
+                    && (filter == null || filter.test(event.data()));
+        }
     }
 
     /** What the factory hands every session. */
-    record Context(ChangeFeed feed, ChangeFrames frames, ChangeStreamMetrics metrics,
+    record Context(ChangeFeed feed, ChangeSnapshots snapshots, ChangeFrames frames, ChangeStreamMetrics metrics,
             List<LiveChangeSource> liveSources, Authority authority, int maxSubscriptions,
             Duration authorityCheck, Mono<Outbound.Close> shutdown) {
     }
@@ -61,8 +77,11 @@ final class ChangeSession {
     private volatile Set<String> liveChannels = Set.of();
     private Position sessionStart;
     private Position lastProcessed;
-    /** Per channel, the position a resume read the log up to: the feed's copies up to there are dropped. */
-    private final Map<String, Position> resumedThrough = new HashMap<>();
+    /**
+     * Per channel, the position a resume or snapshot read the log up to: it sent the related events
+     * of that channel up to there, so the feed's copies are not sent again as related.
+     */
+    private final Map<String, Position> replayedThrough = new HashMap<>();
 
     /**
      * @param executor where this session's events are handed over: its socket's event loop, or null
@@ -133,10 +152,6 @@ final class ChangeSession {
                 return Flux.empty();
             }
             lastProcessed = event.position();
-            Position resumed = resumedThrough.get(event.channel());
-            if (resumed != null && !event.position().isAfter(resumed)) {
-                return Flux.empty();
-            }
         }
         Outbound.Frame frame = frameFor(event);
         // A scalar result: concatMap takes it without subscribing to an inner publisher.
@@ -156,7 +171,7 @@ final class ChangeSession {
         Subscription first = null;
         List<Subscription> more = null;
         for (Subscription subscription : candidates) {
-            if (subscription.filter() == null || subscription.filter().test(event.data())) {
+            if (subscription.matches(event)) {
                 if (first == null) {
                     first = subscription;
                 } else {
@@ -168,10 +183,10 @@ final class ChangeSession {
             }
         }
         if (first == null) {
-            return event.isRelatedTo(who.id()) ? frames.change(event) : null;
+            return event.isRelatedTo(who.id()) && !replayed(event) ? frames.change(event) : null;
         }
         if (more == null) {
-            return frames.change(event, first.columns(), first.named() ? List.of(first.id()) : List.of());
+            return frames.change(event, first.columns(), first.ids());
         }
         List<String> ids = new ArrayList<>();
         Set<String> columns = first.columns() == null ? null : new LinkedHashSet<>(first.columns());
@@ -187,6 +202,11 @@ final class ChangeSession {
             }
         }
         return frames.change(event, columns, ids);
+    }
+
+    private boolean replayed(ChangeEvent event) {
+        Position through = event.isLogged() ? replayedThrough.get(event.channel()) : null;
+        return through != null && !event.position().isAfter(through);
     }
 
     /** Events of live-only channels this client subscribed to; a slow client loses some and is told so. */
@@ -240,6 +260,9 @@ final class ChangeSession {
         if (request.snapshot() && request.resumeFrom() != null) {
             return error("Invalid subscription", channel, "snapshot cannot be combined with resumeFrom");
         }
+        if (request.snapshot() && !ChangeSnapshots.covers(channel)) {
+            return error("Invalid subscription", channel, "Snapshots are taken of database channels only");
+        }
         Position cursor = null;
         if (request.resumeFrom() != null) {
             cursor = Position.fromCursor(request.resumeFrom());
@@ -247,43 +270,100 @@ final class ChangeSession {
                 return error("Invalid cursor", channel, null);
             }
         }
-        subscriptions.put(id, new Subscription(id, request.id() != null, channel, filter, columns));
+        Subscription subscription = new Subscription(id, request.id() != null, channel, filter, columns, null);
+        subscriptions.put(id, subscription);
         subscriptionsChanged();
         boolean logged = Channels.DATABASE.contains(channel);
         // Read after the route changed: every event after this position reaches the session.
-        Flux<Outbound> ack = Flux.just(frames.subscribed(channel, request.id(), logged ? context.feed().head() : null));
+        Position live = logged ? context.feed().head() : null;
+        Flux<Outbound> ack = Flux.just(frames.subscribed(channel, request.id(), live));
         if (cursor != null && !logged) {
             return ack.concatWith(resync(channel));
         }
-        return cursor == null ? ack : ack.concatWith(resume(channel, cursor));
+        if (cursor == null && !request.snapshot()) {
+            return ack;
+        }
+        // What the feed hands over up to the live position, a resume or a snapshot covers instead.
+        subscription = subscription.from(live);
+        subscriptions.put(id, subscription);
+        subscriptionsChanged();
+        return ack.concatWith(request.snapshot() ? snapshot(subscription, live) : resume(subscription, cursor, live));
     }
 
     /**
-     * Events of {@code channel} after {@code cursor} up to the hub's head, from the log; later ones
-     * come live. Related events this session already delivered are not sent twice.
+     * The subscription's events after {@code cursor} up to {@code upTo}, from the log; later ones
+     * come live. Related events of the channel come with them, but not twice: those this session
+     * already delivered are skipped here, and the feed's copies of the rest are skipped later.
      */
-    private Flux<Outbound> resume(String channel, Position cursor) {
-        Position upTo = context.feed().head();
+    private Flux<Outbound> resume(Subscription subscription, Position cursor, Position upTo) {
+        return context.feed().retains(cursor).flatMapMany(retained -> retained
+                ? replay(subscription, cursor, upTo)
+                : resync(subscription.channel()));
+    }
+
+    private Flux<Outbound> replay(Subscription subscription, Position after, Position upTo) {
+        if (!upTo.isAfter(after)) {
+            return Flux.empty();
+        }
+        String channel = subscription.channel();
         Position deliveredThrough = lastProcessed;
-        resumedThrough.merge(channel, upTo, Position::max);
+        replayedThrough.merge(channel, upTo, Position::max);
         Caller who = caller;
-        return context.feed().retains(cursor).flatMapMany(retained -> {
-            if (!retained) {
-                return resync(channel);
+        boolean visible = Channels.seesAll(channel, who.admin());
+        // Non-admins on a restricted channel read only their own events: the database never walks
+        // the channel's whole log for them.
+        ChangeLogReader.Filter filter = visible
+                ? ChangeLogReader.Filter.channel(channel, upTo)
+                : ChangeLogReader.Filter.relatedOn(channel, who.id(), upTo);
+        return context.feed().replay(after, filter).<Outbound>handle((event, sink) -> {
+            boolean related = event.isRelatedTo(who.id());
+            if (visible && (subscription.filter() == null || subscription.filter().test(event.data()))) {
+                sink.next(frames.change(event, subscription.columns(), subscription.ids()));
+            } else if (related && !(event.position().isAfter(sessionStart)
+                    && !event.position().isAfter(deliveredThrough))) {
+                sink.next(frames.change(event));
             }
-            if (!upTo.isAfter(cursor)) {
-                return Flux.empty();
-            }
-            // Non-admins on a restricted channel read only their own events: the database never
-            // walks the channel's whole log for them.
-            ChangeLogReader.Filter filter = Channels.seesAll(channel, who.admin())
-                    ? ChangeLogReader.Filter.channel(channel, upTo)
-                    : ChangeLogReader.Filter.relatedOn(channel, who.id(), upTo);
-            return context.feed().replay(cursor, filter)
-                    .filter(event -> !(event.isRelatedTo(who.id()) && event.position().isAfter(sessionStart)
-                            && !event.position().isAfter(deliveredThrough)))
-                    .mapNotNull(this::frameFor);
         });
+    }
+
+    /**
+     * The rows the subscription covers, from one database snapshot, then {@code snapshot_end} with the
+     * position they reflect, then the subscription's events from there up to {@code live} from the
+     * log; the feed's later ones follow. None missing, none twice, even while writers run.
+     */
+    private Flux<Outbound> snapshot(Subscription subscription, Position live) {
+        String channel = subscription.channel();
+        return context.snapshots().read(channel, caller, subscription.filter(), subscription.columns())
+                .concatMap(piece -> {
+                    if (piece instanceof ChangeSnapshots.Rows rows) {
+                        return Flux.just(frames.snapshot(channel, subscription.named() ? subscription.id() : null,
+                                rows.table(), rows.rows()));
+                    }
+                    if (piece instanceof ChangeSnapshots.TooLarge large) {
+                        drop(subscription);
+                        return error("Snapshot too large", channel, "The channel holds " + large.rows()
+                                + " rows you may see, more than a snapshot may cover; subscribe without one."
+                                + " The subscription was removed.");
+                    }
+                    Position reflected = ((ChangeSnapshots.End) piece).position();
+                    Subscription from = subscription.from(Position.max(live, reflected));
+                    subscriptions.replace(from.id(), subscription, from);
+                    subscriptionsChanged();
+                    return Flux.<Outbound>just(frames.snapshotEnd(channel,
+                            subscription.named() ? subscription.id() : null, reflected))
+                            .concatWith(replay(from, reflected, live));
+                }, 1)
+                .onErrorResume(failure -> {
+                    drop(subscription);
+                    return error("Snapshot failed", channel, "The database could not be read; subscribe again shortly."
+                            + " The subscription was removed.");
+                });
+    }
+
+    private void drop(Subscription subscription) {
+        if (subscriptions.remove(subscription.id(), subscription)) {
+            subscriptionsChanged();
+        }
     }
 
     private Flux<Outbound> unsubscribe(ClientMessage.Unsubscribe request) {

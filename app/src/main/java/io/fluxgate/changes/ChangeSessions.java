@@ -37,7 +37,7 @@ class ChangeSessions implements SmartLifecycle {
     final PerUserLimit perUser;
     private volatile boolean running;
 
-    ChangeSessions(ChangeHub hub, ChangeFeed feed, ChangeFrames frames, ChangeStreamMetrics metrics,
+    ChangeSessions(ChangeHub hub, ChangeFeed feed, ChangeSnapshots snapshots, ChangeFrames frames, ChangeStreamMetrics metrics,
             ChangeStreamProperties properties, List<LiveChangeSource> liveSources, ReactiveJwtDecoder tokens,
             TokenRevocation revocation) {
         this.hub = hub;
@@ -56,7 +56,7 @@ class ChangeSessions implements SmartLifecycle {
                 return revocation.holds(caller);
             }
         };
-        this.context = new ChangeSession.Context(feed, frames, metrics, List.copyOf(liveSources), authority,
+        this.context = new ChangeSession.Context(feed, snapshots, frames, metrics, List.copyOf(liveSources), authority,
                 properties.maxSubscriptionsPerSession(), AUTHORITY_CHECK,
                 Mono.defer(() -> shutdown.asMono()));
     }

@@ -24,6 +24,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  *        burst) the session is closed with 1008
  * @param clientFrameBurst frames a client may send at once before the rate applies
  * @param maxSubscriptionsPerSession subscriptions one session may hold; past it an error frame
+ * @param snapshotMaxRows rows a snapshot may cover (those the caller may see, before its filter);
+ *        past it the snapshot is refused with an error frame
  */
 @ConfigurationProperties("fluxgate.changes")
 public record ChangeStreamProperties(
@@ -40,5 +42,6 @@ public record ChangeStreamProperties(
         int maxSessionsPerUser,
         int maxClientFramesPerSecond,
         int clientFrameBurst,
-        int maxSubscriptionsPerSession) {
+        int maxSubscriptionsPerSession,
+        long snapshotMaxRows) {
 }

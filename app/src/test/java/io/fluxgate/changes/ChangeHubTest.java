@@ -3,6 +3,9 @@ package io.fluxgate.changes;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
@@ -15,7 +18,7 @@ class ChangeHubTest {
 
     private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(new SimpleMeterRegistry()),
             new ChangeStreamProperties(16, 500, 4, Duration.ofSeconds(30), Duration.ofSeconds(5),
-                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50));
+                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50, 1000));
 
     private static ChangeEvent event(long commitSeq, long id) {
         return new ChangeEvent(new Position(commitSeq, id), Channels.POSTS, "posts", "INSERT",
@@ -49,5 +52,56 @@ class ChangeHubTest {
         assertThat(ids(hub.recentAfter(new Position(3, 3), 2))).containsExactly(4L, 5L);
         assertThat(hub.recentAfter(new Position(6, 6), 10)).isEmpty();
         assertThat(hub.head()).isEqualTo(new Position(6, 6));
+    }
+
+    private static ChangeEvent post(long seq, long authorId) {
+        ChangeFrames frames = new ChangeFrames(JsonMapper.builder().build());
+        return frames.logged(new Position(seq, seq), Channels.POSTS, "posts", "INSERT",
+                "{\"id\":" + seq + ",\"author_id\":" + authorId + "}", new long[] {authorId}, Instant.now());
+    }
+
+    private static Route byAuthor(long authorId) {
+        return new Route(Route.NONE, Set.of(), Map.of(Channels.POSTS, List.of(new RowFilter.Equality("authorId",
+                Set.of(RowFilter.key(JsonMapper.builder().build().readTree(Long.toString(authorId))))))));
+    }
+
+    @Test
+    void aThousandEqualityRoutesCostOneLookupAndReachOnlyTheirMatch() {
+        hub.startAt(Position.ORIGIN);
+        AtomicInteger[] calls = new AtomicInteger[1000];
+        for (int i = 0; i < calls.length; i++) {
+            AtomicInteger count = calls[i] = new AtomicInteger();
+            hub.subscribe(Runnable::run, byAuthor(i), event -> count.incrementAndGet());
+        }
+        AtomicInteger whole = new AtomicInteger();
+        hub.subscribe(Runnable::run, new Route(Route.NONE, Set.of(Channels.POSTS), Map.of()), event -> whole.incrementAndGet());
+        AtomicInteger related = new AtomicInteger();
+        hub.subscribe(Runnable::run, new Route(42, Set.of(), Map.of()), event -> related.incrementAndGet());
+
+        hub.publish(post(1, 42));
+        assertThat(calls[42]).hasValue(1);
+        assertThat(java.util.Arrays.stream(calls).mapToInt(AtomicInteger::get).sum()).isEqualTo(1);
+        assertThat(whole).hasValue(1);
+        assertThat(related).hasValue(1);
+    }
+
+    @Test
+    void aRerouteTakesEffectAtOnceAndADisposedSubscriptionStaysGone() {
+        hub.startAt(Position.ORIGIN);
+        AtomicInteger calls = new AtomicInteger();
+        ChangeHub.Subscription subscription = hub.subscribe(Runnable::run, byAuthor(1), event -> calls.incrementAndGet());
+        // Wanted by both routes: handed over once.
+        AtomicInteger both = new AtomicInteger();
+        hub.subscribe(Runnable::run, new Route(1, Set.of(Channels.POSTS), Map.of()), event -> both.incrementAndGet());
+        hub.publish(post(1, 1));
+        subscription.reroute(byAuthor(2));
+        hub.publish(post(2, 1));
+        hub.publish(post(3, 2));
+        assertThat(calls).hasValue(2);
+        assertThat(both).hasValue(3);
+        subscription.dispose();
+        subscription.reroute(byAuthor(2));
+        hub.publish(post(4, 2));
+        assertThat(calls).as("rerouting a disposed subscription does not revive it").hasValue(2);
     }
 }

@@ -1,0 +1,163 @@
+package io.fluxgate.changes;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import io.fluxgate.security.Caller;
+import io.r2dbc.postgresql.codec.Json;
+import io.r2dbc.spi.ConnectionFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import tools.jackson.databind.node.ObjectNode;
+
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.r2dbc.connection.R2dbcTransactionManager;
+import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.TransactionDefinition;
+import org.springframework.transaction.reactive.TransactionalOperator;
+import org.springframework.transaction.support.DefaultTransactionDefinition;
+
+/**
+ * The rows of a channel's tables a caller may see, read with the change-log position they reflect,
+ * from one database snapshot (a read-only REPEATABLE READ transaction on the analytics pool): every
+ * commit at or before the position is in the rows, none after it. Commits get their log position in
+ * commit order, so the commits a snapshot sees are exactly those up to the newest one it sees.
+ */
+@Component
+class ChangeSnapshots {
+
+    static final int PAGE = 500;
+
+    /** What a snapshot yields: pages of rows, then the position they reflect; or why it was refused. */
+    sealed interface Piece {
+    }
+
+    record Rows(String table, List<ObjectNode> rows) implements Piece {
+    }
+
+    record End(Position position) implements Piece {
+    }
+
+    record TooLarge(long rows) implements Piece {
+    }
+
+    /** One table of a channel, with the condition that limits it to what the caller may see. */
+    private record Source(String table, String hidden, String visibleTo) {
+
+        String where(Caller caller) {
+            return visibleTo == null || Channels.seesAll(channelOf(table), caller.admin()) ? "true" : visibleTo;
+        }
+    }
+
+    private static final List<Source> USERS = List.of(new Source("users", "'password' - 'token_version'", "t.id = $2"));
+    private static final List<Source> POSTS = List.of(new Source("posts", null, null));
+    private static final List<Source> ACCOUNTS = List.of(
+            new Source("accounts", null, "t.user_id = $2"),
+            new Source("transfers", "'idempotency_key'", "(t.from_user_id = $2 OR t.to_user_id = $2)"));
+
+    private final DatabaseClient db;
+    private final TransactionalOperator snapshot;
+    private final ChangeFrames frames;
+    private final long maxRows;
+
+    ChangeSnapshots(@Qualifier("analyticsConnectionFactory") ConnectionFactory analytics,
+            @Qualifier("analyticsDatabaseClient") DatabaseClient db, ChangeFrames frames,
+            ChangeStreamProperties properties) {
+        this.db = db;
+        this.frames = frames;
+        this.maxRows = properties.snapshotMaxRows();
+        DefaultTransactionDefinition definition = new DefaultTransactionDefinition();
+        definition.setIsolationLevel(TransactionDefinition.ISOLATION_REPEATABLE_READ);
+        definition.setReadOnly(true);
+        this.snapshot = TransactionalOperator.create(new R2dbcTransactionManager(analytics), definition);
+    }
+
+    static boolean covers(String channel) {
+        return Channels.DATABASE.contains(channel);
+    }
+
+    /**
+     * The rows of {@code channel} the caller may see that pass {@code filter} (null: all), narrowed to
+     * {@code columns} (null: all), page by page as they are consumed, then {@link End}. Refused with
+     * {@link TooLarge} before any row is read when the caller may see more than the configured bound.
+     */
+    Flux<Piece> read(String channel, Caller caller, RowFilter filter, Set<String> columns) {
+        List<Source> sources = switch (channel) {
+            case Channels.USERS -> USERS;
+            case Channels.POSTS -> POSTS;
+            case Channels.ACCOUNTS -> ACCOUNTS;
+            default -> throw new IllegalArgumentException("No snapshot of " + channel);
+        };
+        // The log position is read first: the transaction's snapshot is taken by its first query.
+        Flux<Piece> reading = head().flatMapMany(position -> Flux.fromIterable(sources)
+                .concatMap(source -> count(source, caller))
+                .reduce(0L, Long::sum)
+                .flatMapMany(total -> total > maxRows
+                        ? Flux.<Piece>just(new TooLarge(total))
+                        : Flux.fromIterable(sources)
+                                .concatMap(source -> pages(source, caller, filter, columns))
+                                .concatWithValues(new End(position))));
+        return snapshot.transactional(reading);
+    }
+
+    private Mono<Position> head() {
+        return db.sql("SELECT c.commit_seq, (SELECT max(l.id) FROM change_log l WHERE l.tx_id = c.tx_id) AS id"
+                        + " FROM change_commit c ORDER BY c.commit_seq DESC LIMIT 1")
+                .map(row -> new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)))
+                .one()
+                .defaultIfEmpty(Position.ORIGIN);
+    }
+
+    private Mono<Long> count(Source source, Caller caller) {
+        String where = source.where(caller);
+        DatabaseClient.GenericExecuteSpec spec = db.sql("SELECT count(*) AS n FROM " + source.table() + " t WHERE "
+                + where.replace("$2", "$1"));
+        if (where.contains("$2")) {
+            spec = spec.bind(0, caller.id());
+        }
+        return spec.map(row -> row.get("n", Long.class)).one();
+    }
+
+    /** The table in pages by id, each filtered and narrowed; pages left empty by the filter are skipped. */
+    private Flux<Piece> pages(Source source, Caller caller, RowFilter filter, Set<String> columns) {
+        return page(source, caller, 0).expand(rows -> rows.size() < PAGE ? Mono.empty()
+                        : page(source, caller, rows.get(rows.size() - 1).id()))
+                .map(rows -> {
+                    List<ObjectNode> kept = new ArrayList<>(rows.size());
+                    for (RawRow row : rows) {
+                        ObjectNode data = frames.row(row.json());
+                        if (filter == null || filter.test(data)) {
+                            kept.add(frames.project(data, columns));
+                        }
+                    }
+                    return kept;
+                })
+                .filter(kept -> !kept.isEmpty())
+                .map(kept -> new Rows(source.table(), kept));
+    }
+
+    private record RawRow(long id, String json) {
+    }
+
+    private Mono<List<RawRow>> page(Source source, Caller caller, long afterId) {
+        String where = source.where(caller);
+        String row = source.hidden() == null ? "to_jsonb(t)" : "to_jsonb(t) - " + source.hidden();
+        DatabaseClient.GenericExecuteSpec spec = db.sql("SELECT t.id, " + row + " AS row FROM " + source.table()
+                        + " t WHERE t.id > $1 AND " + where + " ORDER BY t.id LIMIT " + PAGE)
+                .bind(0, afterId);
+        if (where.contains("$2")) {
+            spec = spec.bind(1, caller.id());
+        }
+        return spec.map(r -> new RawRow(r.get("id", Long.class), r.get("row", Json.class).asString())).all().collectList();
+    }
+
+    private static String channelOf(String table) {
+        return switch (table) {
+            case "users" -> Channels.USERS;
+            case "posts" -> Channels.POSTS;
+            default -> Channels.ACCOUNTS;
+        };
+    }
+}
