@@ -13,9 +13,10 @@ import tools.jackson.databind.node.ObjectNode;
  * @param data the camelCase row (new row for INSERT and UPDATE, old row for DELETE), without secrets
  * @param userIds users the change is related to (the row's own id for users, the author, the
  *        account holder, both sides of a transfer)
+ * @param cursor the position as clients see it, encoded once; null when there is no position
  */
 public record ChangeEvent(Position position, String channel, String table, String operation, ObjectNode data,
-        long[] userIds, Instant committedAt, byte[] frame) {
+        long[] userIds, Instant committedAt, String cursor, byte[] frame) {
 
     public boolean isRelatedTo(long userId) {
         for (long id : userIds) {

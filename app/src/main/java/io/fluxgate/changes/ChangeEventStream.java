@@ -66,9 +66,6 @@ class ChangeEventStream {
                         Flux<ClientMessage> inbound = Flux.fromIterable(subscribes).concatWith(Flux.never());
                         Flux<Outbound> session = sessions.serve(caller,
                                 ChangeStreamConfiguration.eventLoopOf(request.exchange().getRequest()), inbound);
-                        if (session == null) {
-                            return tooMany();
-                        }
                         Flux<ServerSentEvent<String>> events = session.map(this::toEvent);
                         Flux<ServerSentEvent<String>> keepAlive = Flux.interval(KEEP_ALIVE, KEEP_ALIVE)
                                 .map(tick -> ServerSentEvent.<String>builder().comment("keep-alive").build());

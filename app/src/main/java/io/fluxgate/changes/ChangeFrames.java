@@ -70,8 +70,9 @@ public class ChangeFrames {
     private ChangeEvent event(Position position, String channel, String table, String operation, ObjectNode data,
             long[] userIds, Instant committedAt) {
         withoutSecrets(data);
-        ObjectNode frame = changeFrame(channel, operation, table, data, position, committedAt);
-        return new ChangeEvent(position, channel, table, operation, data, userIds, committedAt,
+        String cursor = position == null ? null : position.toCursor();
+        ObjectNode frame = changeFrame(channel, operation, table, data, cursor, committedAt);
+        return new ChangeEvent(position, channel, table, operation, data, userIds, committedAt, cursor,
                 json.writeValueAsBytes(frame));
     }
 
@@ -87,7 +88,7 @@ public class ChangeFrames {
 
     /** The event's shared frame, as every session sends it that asks for nothing narrower. */
     Outbound.Frame change(ChangeEvent event) {
-        return new Outbound.Frame("database_change", event.frame(), cursor(event), event.committedAt());
+        return new Outbound.Frame("database_change", event.frame(), event.cursor(), event.committedAt());
     }
 
     /**
@@ -99,13 +100,13 @@ public class ChangeFrames {
             return change(event);
         }
         ObjectNode data = project(event.data(), columns);
-        ObjectNode frame = changeFrame(event.channel(), event.operation(), event.table(), data, event.position(),
+        ObjectNode frame = changeFrame(event.channel(), event.operation(), event.table(), data, event.cursor(),
                 event.committedAt());
         if (!subscriptions.isEmpty()) {
             ArrayNode ids = frame.putArray("subscriptions");
             subscriptions.forEach(ids::add);
         }
-        return new Outbound.Frame("database_change", json.writeValueAsBytes(frame), cursor(event),
+        return new Outbound.Frame("database_change", json.writeValueAsBytes(frame), event.cursor(),
                 event.committedAt());
     }
 
@@ -124,7 +125,7 @@ public class ChangeFrames {
         return narrowed;
     }
 
-    private ObjectNode changeFrame(String channel, String operation, String table, ObjectNode data, Position position,
+    private ObjectNode changeFrame(String channel, String operation, String table, ObjectNode data, String cursor,
             Instant committedAt) {
         ObjectNode frame = json.createObjectNode();
         frame.put("type", "database_change");
@@ -132,17 +133,13 @@ public class ChangeFrames {
         frame.put("operation", operation);
         frame.put("table", table);
         frame.set("data", data);
-        if (position == null) {
+        if (cursor == null) {
             frame.putNull("cursor");
         } else {
-            frame.put("cursor", position.toCursor());
+            frame.put("cursor", cursor);
         }
         frame.put("committedAt", committedAt.toString());
         return frame;
-    }
-
-    private static String cursor(ChangeEvent event) {
-        return event.isLogged() ? event.position().toCursor() : null;
     }
 
     /** {@code subscribed}: the subscription is live from {@code from} on (null on live-only channels). */

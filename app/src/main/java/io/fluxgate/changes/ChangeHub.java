@@ -2,6 +2,7 @@ package io.fluxgate.changes;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -207,7 +208,7 @@ public class ChangeHub {
             Map<String, Integer> fields = indexedFields.get(event.channel());
             if (fields != null) {
                 for (String field : fields.keySet()) {
-                    Object key = Route.keyOf(event, field);
+                    Object key = RowFilter.key(event.data().get(field));
                     if (key != null) {
                         handTo(byValue.get(new ValueKey(event.channel(), field, key)), event, delivery);
                     }
@@ -236,6 +237,11 @@ public class ChangeHub {
             receiver.removed = true;
         }
 
+        /**
+         * Moves {@code receiver} to {@code route} (null: removes it). The new entries and field counts
+         * go in before the old entries come out, so an event published meanwhile that both routes
+         * want is not missed.
+         */
         synchronized void place(Receiver receiver, Route route) {
             Route old = receiver.route;
             if (receiver.removed || (old == null && route == null)) {
@@ -246,6 +252,7 @@ public class ChangeHub {
                         .add(receiver));
             }
             receiver.route = route;
+            indexedFields = recount(old, route);
             if (old != null) {
                 Set<Object> kept = route == null ? Set.of() : entriesOf(route);
                 entries(old, (index, key) -> {
@@ -261,8 +268,37 @@ public class ChangeHub {
                 });
             }
             receivers += (old == null ? 1 : 0) - (route == null ? 1 : 0);
-            countFields(old, -1);
-            countFields(route, 1);
+        }
+
+        /** The indexed-field counts with {@code old}'s equalities taken out and {@code route}'s put in. */
+        private Map<String, Map<String, Integer>> recount(Route old, Route route) {
+            boolean none = (old == null || old.equalities().isEmpty()) && (route == null || route.equalities().isEmpty());
+            if (none) {
+                return indexedFields;
+            }
+            Map<String, Map<String, Integer>> counts = new HashMap<>();
+            indexedFields.forEach((channel, fields) -> counts.put(channel, new HashMap<>(fields)));
+            count(counts, old, -1);
+            count(counts, route, 1);
+            Map<String, Map<String, Integer>> result = new HashMap<>();
+            counts.forEach((channel, fields) -> {
+                fields.values().removeIf(n -> n <= 0);
+                if (!fields.isEmpty()) {
+                    result.put(channel, Map.copyOf(fields));
+                }
+            });
+            return Map.copyOf(result);
+        }
+
+        private static void count(Map<String, Map<String, Integer>> counts, Route route, int delta) {
+            if (route == null) {
+                return;
+            }
+            route.equalities().forEach((channel, conditions) -> {
+                for (RowFilter.Equality condition : conditions) {
+                    counts.computeIfAbsent(channel, c -> new HashMap<>()).merge(condition.field(), delta, Integer::sum);
+                }
+            });
         }
 
         private interface Entry {
@@ -290,24 +326,6 @@ public class ChangeHub {
             Set<Object> keys = new java.util.HashSet<>();
             entries(route, (index, key) -> keys.add(key));
             return keys;
-        }
-
-        private void countFields(Route route, int delta) {
-            if (route == null || route.equalities().isEmpty()) {
-                return;
-            }
-            Map<String, Map<String, Integer>> counts = new java.util.HashMap<>();
-            indexedFields.forEach((channel, fields) -> counts.put(channel, new java.util.HashMap<>(fields)));
-            route.equalities().forEach((channel, conditions) -> {
-                for (RowFilter.Equality condition : conditions) {
-                    Map<String, Integer> fields = counts.computeIfAbsent(channel, c -> new java.util.HashMap<>());
-                    fields.merge(condition.field(), delta, Integer::sum);
-                    fields.values().removeIf(count -> count <= 0);
-                }
-            });
-            counts.values().removeIf(Map::isEmpty);
-            indexedFields = Map.copyOf(counts.entrySet().stream()
-                    .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> Map.copyOf(e.getValue()))));
         }
     }
 

@@ -102,6 +102,11 @@ final class ChangeLogReader {
 
     /** The newest position in the log, or the origin when it is empty. */
     Mono<Position> head() {
+        return head(db);
+    }
+
+    /** The newest position in the log as {@code db} sees it (in a transaction: as its snapshot does). */
+    static Mono<Position> head(DatabaseClient db) {
         return db.sql("SELECT c.commit_seq, (SELECT max(l.id) FROM change_log l WHERE l.tx_id = c.tx_id) AS id"
                         + " FROM change_commit c ORDER BY c.commit_seq DESC LIMIT 1")
                 .map(row -> new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)))

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.fluxgate.security.Caller;
 import reactor.core.publisher.Flux;
@@ -29,6 +30,9 @@ final class ChangeSession {
 
     private static final Duration VERIFY_TIMEOUT = Duration.ofSeconds(5);
     private static final int MAX_TOKEN_LENGTH = 8192;
+    /** Filter conditions, and like conditions, one session may hold over all its subscriptions. */
+    static final int MAX_SESSION_CONDITIONS = 200;
+    static final int MAX_SESSION_LIKES = 10;
     static final Outbound.Close TOKEN_EXPIRED = new Outbound.Close(4001, "token expired");
     static final Outbound.Close ACCESS_REVOKED = new Outbound.Close(4003, "access revoked");
 
@@ -52,9 +56,9 @@ final class ChangeSession {
             return named ? List.of(id) : List.of();
         }
 
-        boolean matches(ChangeEvent event) {
-            return (after == null || !event.isLogged() || event.position().isAfter(after))
-                    && (filter == null || filter.test(event.data()));
+        /** Whether the event is at or before {@link #after}: a resume or snapshot accounted for it. */
+        boolean covers(ChangeEvent event) {
+            return after != null && event.isLogged() && !event.position().isAfter(after);
         }
     }
 
@@ -108,11 +112,16 @@ final class ChangeSession {
             interest.set(route());
             Flux<SessionInput> messages = inbound.cast(SessionInput.class).concatWithValues(new ClientMessage.Closed());
             Flux<SessionInput> changes = context.feed().from(start, interest, executor).map(SessionInput.Change::new);
-            Flux<SessionInput> ends = Flux.merge(authorityChecks(), context.shutdown().flux()).map(SessionInput.Ended::new);
-            return Flux.merge(messages, changes, liveChanges(), ends)
+            // An end (revocation, expiry, shutdown) does not queue behind the client's requests: it
+            // cuts the serial step short, whatever it is doing (a snapshot, a replay), and closes.
+            AtomicReference<Outbound.Close> ended = new AtomicReference<>();
+            Mono<Outbound.Close> ends = Flux.merge(authorityChecks(), context.shutdown().flux()).next()
+                    .doOnNext(ended::set);
+            return Flux.merge(messages, changes, liveChanges())
                     .takeWhile(input -> !(input instanceof ClientMessage.Closed))
                     .concatMap(this::handle)
-                    .takeUntil(Outbound.Close.class::isInstance);
+                    .takeUntilOther(ends)
+                    .concatWith(Mono.fromSupplier(ended::get));
         });
     }
 
@@ -138,9 +147,6 @@ final class ChangeSession {
         if (input instanceof SessionInput.LiveDropped dropped) {
             return liveChannels.contains(dropped.channel()) ? resync(dropped.channel()) : Flux.empty();
         }
-        if (input instanceof SessionInput.Ended ended) {
-            return Flux.just(ended.close());
-        }
         return Flux.empty();
     }
 
@@ -165,13 +171,16 @@ final class ChangeSession {
      */
     private Outbound.Frame frameFor(ChangeEvent event) {
         Caller who = caller;
-        List<Subscription> candidates = Channels.seesAll(event.channel(), who.admin())
-                ? byChannel.getOrDefault(event.channel(), List.of())
-                : List.of();
+        boolean visible = Channels.seesAll(event.channel(), who.admin());
         Subscription first = null;
         List<Subscription> more = null;
-        for (Subscription subscription : candidates) {
-            if (subscription.matches(event)) {
+        boolean covered = false;
+        for (Subscription subscription : byChannel.getOrDefault(event.channel(), List.of())) {
+            boolean passes = subscription.filter() == null || subscription.filter().test(event.data());
+            if (subscription.covers(event)) {
+                // Its snapshot or replay already accounted for this change.
+                covered |= passes;
+            } else if (visible && passes) {
                 if (first == null) {
                     first = subscription;
                 } else {
@@ -183,7 +192,7 @@ final class ChangeSession {
             }
         }
         if (first == null) {
-            return event.isRelatedTo(who.id()) && !replayed(event) ? frames.change(event) : null;
+            return event.isRelatedTo(who.id()) && !covered && !replayed(event) ? frames.change(event) : null;
         }
         if (more == null) {
             return frames.change(event, first.columns(), first.ids());
@@ -244,6 +253,10 @@ final class ChangeSession {
             } catch (RowFilter.Invalid invalid) {
                 return error("Invalid filter", channel, invalid.getMessage());
             }
+            String overBudget = overBudget(id, filter);
+            if (overBudget != null) {
+                return error("Invalid filter", channel, overBudget);
+            }
         }
         Set<String> columns = null;
         if (request.columns() != null) {
@@ -287,7 +300,7 @@ final class ChangeSession {
         subscription = subscription.from(live);
         subscriptions.put(id, subscription);
         subscriptionsChanged();
-        return ack.concatWith(request.snapshot() ? snapshot(subscription, live) : resume(subscription, cursor, live));
+        return ack.concatWith(request.snapshot() ? snapshot(subscription) : resume(subscription, cursor, live));
     }
 
     /**
@@ -296,9 +309,13 @@ final class ChangeSession {
      * already delivered are skipped here, and the feed's copies of the rest are skipped later.
      */
     private Flux<Outbound> resume(Subscription subscription, Position cursor, Position upTo) {
-        return context.feed().retains(cursor).flatMapMany(retained -> retained
-                ? replay(subscription, cursor, upTo)
-                : resync(subscription.channel()));
+        return context.feed().retains(cursor)
+                .flatMapMany(retained -> retained ? replay(subscription, cursor, upTo) : resync(subscription.channel()))
+                .onErrorResume(failure -> {
+                    drop(subscription);
+                    return error("Resume failed", subscription.channel(),
+                            "The change log could not be read; subscribe again shortly. The subscription was removed.");
+                });
     }
 
     private Flux<Outbound> replay(Subscription subscription, Position after, Position upTo) {
@@ -316,11 +333,13 @@ final class ChangeSession {
                 ? ChangeLogReader.Filter.channel(channel, upTo)
                 : ChangeLogReader.Filter.relatedOn(channel, who.id(), upTo);
         return context.feed().replay(after, filter).<Outbound>handle((event, sink) -> {
-            boolean related = event.isRelatedTo(who.id());
+            if (event.isRelatedTo(who.id()) && event.position().isAfter(sessionStart)
+                    && !event.position().isAfter(deliveredThrough)) {
+                return; // this session already sent it, as related
+            }
             if (visible && (subscription.filter() == null || subscription.filter().test(event.data()))) {
                 sink.next(frames.change(event, subscription.columns(), subscription.ids()));
-            } else if (related && !(event.position().isAfter(sessionStart)
-                    && !event.position().isAfter(deliveredThrough))) {
+            } else if (event.isRelatedTo(who.id())) {
                 sink.next(frames.change(event));
             }
         });
@@ -328,35 +347,32 @@ final class ChangeSession {
 
     /**
      * The rows the subscription covers, from one database snapshot, then {@code snapshot_end} with the
-     * position they reflect, then the subscription's events from there up to {@code live} from the
-     * log; the feed's later ones follow. None missing, none twice, even while writers run.
+     * position they reflect; the feed's changes after that position follow. The snapshot is read
+     * after the hub's head was, so it reflects at least every change the feed has handed over: its
+     * position is where the subscription starts. None missing, none twice, even while writers run.
      */
-    private Flux<Outbound> snapshot(Subscription subscription, Position live) {
+    private Flux<Outbound> snapshot(Subscription subscription) {
         String channel = subscription.channel();
+        String id = subscription.named() ? subscription.id() : null;
         return context.snapshots().read(channel, caller, subscription.filter(), subscription.columns())
                 .concatMap(piece -> {
                     if (piece instanceof ChangeSnapshots.Rows rows) {
-                        return Flux.just(frames.snapshot(channel, subscription.named() ? subscription.id() : null,
-                                rows.table(), rows.rows()));
+                        return Flux.just(frames.snapshot(channel, id, rows.table(), rows.rows()));
                     }
-                    if (piece instanceof ChangeSnapshots.TooLarge large) {
+                    if (piece instanceof ChangeSnapshots.Refused refused) {
                         drop(subscription);
-                        return error("Snapshot too large", channel, "The channel holds " + large.rows()
-                                + " rows you may see, more than a snapshot may cover; subscribe without one."
-                                + " The subscription was removed.");
+                        return error("Snapshot refused", channel, refused.reason() + " The subscription was removed.");
                     }
                     Position reflected = ((ChangeSnapshots.End) piece).position();
-                    Subscription from = subscription.from(Position.max(live, reflected));
+                    Subscription from = subscription.from(Position.max(subscription.after(), reflected));
                     subscriptions.replace(from.id(), subscription, from);
                     subscriptionsChanged();
-                    return Flux.<Outbound>just(frames.snapshotEnd(channel,
-                            subscription.named() ? subscription.id() : null, reflected))
-                            .concatWith(replay(from, reflected, live));
+                    return Flux.just(frames.snapshotEnd(channel, id, reflected));
                 }, 1)
                 .onErrorResume(failure -> {
                     drop(subscription);
-                    return error("Snapshot failed", channel, "The database could not be read; subscribe again shortly."
-                            + " The subscription was removed.");
+                    return error("Snapshot failed", channel, "The database could not be read in time; subscribe"
+                            + " again shortly. The subscription was removed.");
                 });
     }
 
@@ -392,6 +408,26 @@ final class ChangeSession {
         }
         subscriptionsChanged();
         return Flux.just(frames.unsubscribed(channel, removed));
+    }
+
+    /**
+     * Why {@code filter}, replacing subscription {@code id}, would take the session past its filter
+     * budget (each event is tested against every filter of its channel); null when it fits.
+     */
+    private String overBudget(String id, RowFilter filter) {
+        int conditions = filter.conditions();
+        int likes = filter.likes();
+        for (Subscription other : subscriptions.values()) {
+            if (other.filter() != null && !other.id().equals(id)) {
+                conditions += other.filter().conditions();
+                likes += other.filter().likes();
+            }
+        }
+        if (conditions > MAX_SESSION_CONDITIONS) {
+            return "A session's filters hold at most " + MAX_SESSION_CONDITIONS + " conditions in all";
+        }
+        return likes > MAX_SESSION_LIKES ? "A session's filters hold at most " + MAX_SESSION_LIKES + " 'like' conditions in all"
+                : null;
     }
 
     /** Regroups the subscriptions and tells the feed what the session now wants. */
@@ -466,6 +502,7 @@ final class ChangeSession {
                         return frames.error("Invalid token", null, "The token is for another user");
                     }
                     caller = next;
+                    interest.setLogFilter(logFilterFor(next));
                     subscriptionsChanged();
                     return frames.authOk(next.expiresAt());
                 })

@@ -24,6 +24,7 @@ import org.springframework.stereotype.Component;
 class ChangeSessions implements SmartLifecycle {
 
     static final Outbound.Close SHUTTING_DOWN = new Outbound.Close(1001, "server shutting down");
+    static final Outbound.Close TOO_MANY_SESSIONS = new Outbound.Close(1008, "too many sessions");
     /** How often an open session's token is checked for expiry and revocation. */
     private static final Duration AUTHORITY_CHECK = Duration.ofSeconds(1);
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(5);
@@ -66,30 +67,35 @@ class ChangeSessions implements SmartLifecycle {
         return hub.ready();
     }
 
-    /** Whether {@code caller} may open one more session (checked again, atomically, by {@link #serve}). */
+    /** Whether {@code caller} may open one more session (checked again, atomically, when it opens). */
     boolean hasRoomFor(Caller caller) {
         return !perUser.isFull(caller.id());
     }
 
     /**
-     * Runs a session for {@code caller} over {@code inbound} (empty for transports without client
-     * messages); null when the service is stopping or the user holds its most sessions.
+     * A session for {@code caller} over {@code inbound} (for transports without client messages:
+     * the subscriptions, then nothing). Its per-user slot is taken when it is subscribed to and given
+     * back however it ends; a user already holding its most sessions, or a service stopping, gets a
+     * close at once.
      *
      * @param executor the connection's event loop (events are handed over there), or null
      */
     Flux<Outbound> serve(Caller caller, Executor executor, Flux<ClientMessage> inbound) {
-        if (!running) {
-            return Flux.just(SHUTTING_DOWN);
-        }
-        if (!perUser.tryAcquire(caller.id())) {
-            return null;
-        }
-        metrics.sessions.incrementAndGet();
-        return new ChangeSession(caller, context, executor).run(inbound)
-                .doFinally(signal -> {
-                    perUser.release(caller.id());
-                    metrics.sessions.decrementAndGet();
-                });
+        return Flux.defer(() -> {
+            if (!running) {
+                return Flux.just(SHUTTING_DOWN);
+            }
+            if (!perUser.tryAcquire(caller.id())) {
+                // Opened past the transport's own check, by racing it: the bound holds all the same.
+                return Flux.just(TOO_MANY_SESSIONS);
+            }
+            metrics.sessions.incrementAndGet();
+            return new ChangeSession(caller, context, executor).run(inbound)
+                    .doFinally(signal -> {
+                        perUser.release(caller.id());
+                        metrics.sessions.decrementAndGet();
+                    });
+        });
     }
 
     @Override

@@ -1,8 +1,10 @@
 package io.fluxgate.changes;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fluxgate.security.Caller;
 import io.r2dbc.postgresql.codec.Json;
@@ -40,7 +42,8 @@ class ChangeSnapshots {
     record End(Position position) implements Piece {
     }
 
-    record TooLarge(long rows) implements Piece {
+    /** Not taken; {@code reason} says why, for the client. */
+    record Refused(String reason) implements Piece {
     }
 
     /** One table of a channel, with the condition that limits it to what the caller may see. */
@@ -61,6 +64,10 @@ class ChangeSnapshots {
     private final TransactionalOperator snapshot;
     private final ChangeFrames frames;
     private final long maxRows;
+    private final int maxConcurrent;
+    private final Duration timeout;
+    /** Snapshots reading now: each holds an analytics connection and a database snapshot open. */
+    private final AtomicInteger running = new AtomicInteger();
 
     ChangeSnapshots(@Qualifier("analyticsConnectionFactory") ConnectionFactory analytics,
             @Qualifier("analyticsDatabaseClient") DatabaseClient db, ChangeFrames frames,
@@ -68,6 +75,8 @@ class ChangeSnapshots {
         this.db = db;
         this.frames = frames;
         this.maxRows = properties.snapshotMaxRows();
+        this.maxConcurrent = properties.maxConcurrentSnapshots();
+        this.timeout = properties.snapshotTimeout();
         DefaultTransactionDefinition definition = new DefaultTransactionDefinition();
         definition.setIsolationLevel(TransactionDefinition.ISOLATION_REPEATABLE_READ);
         definition.setReadOnly(true);
@@ -80,10 +89,24 @@ class ChangeSnapshots {
 
     /**
      * The rows of {@code channel} the caller may see that pass {@code filter} (null: all), narrowed to
-     * {@code columns} (null: all), page by page as they are consumed, then {@link End}. Refused with
-     * {@link TooLarge} before any row is read when the caller may see more than the configured bound.
+     * {@code columns} (null: all), page by page as they are consumed, then {@link End}. Refused before
+     * any row is read when the caller may see more rows than the configured bound, or when this replica
+     * already runs its most snapshots. A snapshot holds a connection and a database snapshot open, so
+     * one that takes longer than the timeout (a client that does not read) fails and lets both go.
      */
     Flux<Piece> read(String channel, Caller caller, RowFilter filter, Set<String> columns) {
+        return Flux.defer(() -> {
+            if (running.incrementAndGet() > maxConcurrent) {
+                running.decrementAndGet();
+                return Flux.<Piece>just(new Refused("Too many snapshots are being taken; try again shortly."));
+            }
+            return reading(channel, caller, filter, columns)
+                    .timeout(timeout)
+                    .doFinally(signal -> running.decrementAndGet());
+        });
+    }
+
+    private Flux<Piece> reading(String channel, Caller caller, RowFilter filter, Set<String> columns) {
         List<Source> sources = switch (channel) {
             case Channels.USERS -> USERS;
             case Channels.POSTS -> POSTS;
@@ -91,23 +114,16 @@ class ChangeSnapshots {
             default -> throw new IllegalArgumentException("No snapshot of " + channel);
         };
         // The log position is read first: the transaction's snapshot is taken by its first query.
-        Flux<Piece> reading = head().flatMapMany(position -> Flux.fromIterable(sources)
+        Flux<Piece> reading = ChangeLogReader.head(db).flatMapMany(position -> Flux.fromIterable(sources)
                 .concatMap(source -> count(source, caller))
                 .reduce(0L, Long::sum)
                 .flatMapMany(total -> total > maxRows
-                        ? Flux.<Piece>just(new TooLarge(total))
+                        ? Flux.<Piece>just(new Refused("The channel holds " + total + " rows you may see, more"
+                                + " than a snapshot may cover (" + maxRows + "); subscribe without one."))
                         : Flux.fromIterable(sources)
                                 .concatMap(source -> pages(source, caller, filter, columns))
                                 .concatWithValues(new End(position))));
         return snapshot.transactional(reading);
-    }
-
-    private Mono<Position> head() {
-        return db.sql("SELECT c.commit_seq, (SELECT max(l.id) FROM change_log l WHERE l.tx_id = c.tx_id) AS id"
-                        + " FROM change_commit c ORDER BY c.commit_seq DESC LIMIT 1")
-                .map(row -> new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)))
-                .one()
-                .defaultIfEmpty(Position.ORIGIN);
     }
 
     private Mono<Long> count(Source source, Caller caller) {

@@ -7,7 +7,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 /**
  * Change stream settings ({@code fluxgate.changes.*}).
  *
- * @param sessionBuffer live events a WebSocket session may hold for a slow client before it switches
+ * @param sessionBuffer live events a change-stream session may hold for a slow client before it switches
  *        to reading the change log itself
  * @param replayBatch rows per change-log read
  * @param hubHistory recent events kept in memory, so a session a little behind catches up without a query
@@ -26,6 +26,9 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param maxSubscriptionsPerSession subscriptions one session may hold; past it an error frame
  * @param snapshotMaxRows rows a snapshot may cover (those the caller may see, before its filter);
  *        past it the snapshot is refused with an error frame
+ * @param maxConcurrentSnapshots snapshots this replica reads at once (each holds an analytics-pool
+ *        connection); past it a snapshot is refused with an error frame
+ * @param snapshotTimeout the longest a snapshot may take, its client's reading included
  */
 @ConfigurationProperties("fluxgate.changes")
 public record ChangeStreamProperties(
@@ -43,5 +46,7 @@ public record ChangeStreamProperties(
         int maxClientFramesPerSecond,
         int clientFrameBurst,
         int maxSubscriptionsPerSession,
-        long snapshotMaxRows) {
+        long snapshotMaxRows,
+        int maxConcurrentSnapshots,
+        Duration snapshotTimeout) {
 }

@@ -33,7 +33,6 @@ class ChangeWebSocketHandler implements WebSocketHandler {
     private static final CloseStatus NOT_READY = CloseStatus.SERVICE_OVERLOAD.withReason("change stream starting");
     private static final Duration NOT_READY_TIMEOUT = Duration.ofSeconds(10);
     private static final CloseStatus TOO_MANY_FRAMES = CloseStatus.POLICY_VIOLATION.withReason("too many frames");
-    private static final CloseStatus TOO_MANY_SESSIONS = CloseStatus.POLICY_VIOLATION.withReason("too many sessions");
 
     private final ChangeSessions sessions;
     private final ChangeStreamMetrics metrics;
@@ -84,10 +83,6 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                         : ClientMessage.MALFORMED);
 
         Flux<Outbound> session = sessions.serve(caller, eventLoop, inbound);
-        if (session == null) {
-            // Upgrades that raced past the 429 check: the bound holds all the same.
-            return socket.close(TOO_MANY_SESSIONS);
-        }
         Sinks.Empty<Void> finished = Sinks.empty();
         AtomicReference<CloseStatus> closing = new AtomicReference<>();
         Flux<WebSocketMessage> frames = session

@@ -3,11 +3,12 @@ package io.fluxgate.changes;
 /**
  * What one session wants, shared with its feed: the session changes the route as the client
  * subscribes and unsubscribes, the feed's hub subscription follows at once. The change-log filter is
- * fixed: everything the caller could ever be sent, since subscriptions change while a feed catches up.
+ * everything the caller could ever be sent, not the subscriptions, since those change while a feed
+ * catches up; it changes only with the caller's token.
  */
 final class Interest {
 
-    private final ChangeLogReader.Filter logFilter;
+    private volatile ChangeLogReader.Filter logFilter;
     private volatile Route route = Route.NOTHING;
     private ChangeHub.Subscription attached;
 
@@ -27,7 +28,15 @@ final class Interest {
         return route.mayWant(event);
     }
 
+    /** A new token may change what the caller could be sent; a feed's next catch-up reads with it. */
+    void setLogFilter(ChangeLogReader.Filter filter) {
+        logFilter = filter;
+    }
+
     synchronized void set(Route next) {
+        if (next.equals(route)) {
+            return;
+        }
         route = next;
         if (attached != null) {
             attached.reroute(next);

@@ -4,8 +4,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import tools.jackson.databind.JsonNode;
-
 /**
  * Which events one session may want, in a form the hub indexes: so that an event is handed only to
  * the sessions that may want it, and a thousand sessions filtering one column on a thousand values
@@ -39,11 +37,5 @@ record Route(long relatedTo, Set<String> wholeChannels, Map<String, List<RowFilt
             }
         }
         return false;
-    }
-
-    /** The value of {@code field} in the event's data, as an index key; null when it has none. */
-    static Object keyOf(ChangeEvent event, String field) {
-        JsonNode value = event.data().get(field);
-        return RowFilter.key(value);
     }
 }

@@ -54,11 +54,24 @@ final class RowFilter {
     private final Test root;
     private final Equality equality;
     private final String text;
+    private final int conditions;
+    private final int likes;
 
-    private RowFilter(Test root, Equality equality, String text) {
+    private RowFilter(Test root, Equality equality, String text, int conditions, int likes) {
         this.root = root;
         this.equality = equality;
         this.text = text;
+        this.conditions = conditions;
+        this.likes = likes;
+    }
+
+    /** Conditions it tests per event, at most: what a session's budget counts. */
+    int conditions() {
+        return conditions;
+    }
+
+    int likes() {
+        return likes;
     }
 
     boolean test(ObjectNode row) {
@@ -82,7 +95,7 @@ final class RowFilter {
         }
         Compiler compiler = new Compiler(fields);
         Test root = compiler.object(spec, 1);
-        return new RowFilter(root, compiler.topEquality(spec), spec.toString());
+        return new RowFilter(root, compiler.topEquality(spec), spec.toString(), compiler.conditions, compiler.likes);
     }
 
     /** The value a field or operand is compared by for equality; null for objects and arrays. */
@@ -340,9 +353,12 @@ final class RowFilter {
             if (text.isEmpty() || text.length() > 40) {
                 return null;
             }
-            char first = text.charAt(0);
-            if (!(first == '-' || (first >= '0' && first <= '9'))) {
-                return null;
+            // Only what could be a plain decimal is parsed: a failed parse throws, and this runs per event.
+            for (int i = 0; i < text.length(); i++) {
+                char c = text.charAt(i);
+                if (!((c >= '0' && c <= '9') || c == '.' || (c == '-' && i == 0))) {
+                    return null;
+                }
             }
             try {
                 return new BigDecimal(text);
@@ -352,7 +368,8 @@ final class RowFilter {
         }
 
         private static Instant instant(String text) {
-            if (text.length() < 20 || text.length() > 40 || text.charAt(4) != '-' || text.charAt(10) != 'T') {
+            if (text.length() < 20 || text.length() > 40 || text.charAt(4) != '-' || text.charAt(10) != 'T'
+                    || text.charAt(text.length() - 1) != 'Z') {
                 return null;
             }
             try {

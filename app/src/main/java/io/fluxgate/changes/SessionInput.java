@@ -1,11 +1,10 @@
 package io.fluxgate.changes;
 
 /**
- * Everything a {@link ChangeSession} reacts to, one at a time: what the client sends, the events its
- * feed and the live-only channels hand it, and what ends it (the authority check, a shutdown).
+ * Everything a {@link ChangeSession} handles, one at a time: what the client sends, and the events its
+ * feed and the live-only channels hand it. (What ends a session does not wait its turn.)
  */
-sealed interface SessionInput permits ClientMessage, SessionInput.Change, SessionInput.LiveDropped,
-        SessionInput.Ended {
+sealed interface SessionInput permits ClientMessage, SessionInput.Change, SessionInput.LiveDropped {
 
     /** A change the session may send: logged (from its feed) or from a live-only channel. */
     record Change(ChangeEvent event) implements SessionInput {
@@ -13,9 +12,5 @@ sealed interface SessionInput permits ClientMessage, SessionInput.Change, Sessio
 
     /** A live-only channel dropped events for this slow client: it is told to resync. */
     record LiveDropped(String channel) implements SessionInput {
-    }
-
-    /** The session must end: its token expired or was revoked, or the service is shutting down. */
-    record Ended(Outbound.Close close) implements SessionInput {
     }
 }

@@ -34,6 +34,8 @@ public class ShutdownGate implements WebFilter, Ordered, SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(ShutdownGate.class);
     private static final List<String> ALWAYS_OPEN = List.of("/actuator/");
+    /** Responses that stream until their client leaves (Server-Sent Events). */
+    private static final List<String> LONG_LIVED = List.of("/api/changes/stream");
     private static final Duration POLL = Duration.ofMillis(20);
 
     private final ProblemWriter problems;
@@ -60,8 +62,9 @@ public class ShutdownGate implements WebFilter, Ordered, SmartLifecycle {
             return problems.write(exchange, HttpStatus.SERVICE_UNAVAILABLE, "The service is shutting down; try again",
                     List.of());
         }
-        if (isWebSocketUpgrade(exchange)) {
-            // A WebSocket lives as long as its client; its handler says 1001 at shutdown instead.
+        if (isWebSocketUpgrade(exchange) || LONG_LIVED.contains(path)) {
+            // A WebSocket or an event stream lives as long as its client; its session is ended at
+            // shutdown instead (1001), so waiting for it here would only hold shutdown up.
             return chain.filter(exchange);
         }
         inFlight.incrementAndGet();

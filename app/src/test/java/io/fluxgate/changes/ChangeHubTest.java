@@ -18,11 +18,11 @@ class ChangeHubTest {
 
     private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(new SimpleMeterRegistry()),
             new ChangeStreamProperties(16, 500, 4, Duration.ofSeconds(30), Duration.ofSeconds(5),
-                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50, 1000));
+                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50, 1000, 4, Duration.ofSeconds(60)));
 
     private static ChangeEvent event(long commitSeq, long id) {
         return new ChangeEvent(new Position(commitSeq, id), Channels.POSTS, "posts", "INSERT",
-                JsonMapper.builder().build().createObjectNode(), new long[0], Instant.now(), new byte[0]);
+                JsonMapper.builder().build().createObjectNode(), new long[0], Instant.now(), null, new byte[0]);
     }
 
     private static List<Long> ids(List<ChangeEvent> events) {

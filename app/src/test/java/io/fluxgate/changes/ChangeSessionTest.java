@@ -30,7 +30,7 @@ class ChangeSessionTest {
     private final ChangeStreamMetrics metrics = new ChangeStreamMetrics(new SimpleMeterRegistry());
     private final ChangeStreamProperties properties = new ChangeStreamProperties(64, 500, 1024,
             Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofSeconds(5),
-            Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 3, 1000);
+            Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 3, 1000, 4, Duration.ofSeconds(60));
     private final ChangeHub hub = new ChangeHub(metrics, properties);
     private final ChangeFrames frames = new ChangeFrames(JSON);
     private final Map<String, Caller> tokens = new ConcurrentHashMap<>();
@@ -60,8 +60,23 @@ class ChangeSessionTest {
     }
 
     private StepVerifier.FirstStep<JsonNode> session(Caller caller) {
+        return session(caller, authority::verify);
+    }
+
+    private StepVerifier.FirstStep<JsonNode> session(Caller caller, java.util.function.Function<String, Mono<Caller>> verify) {
+        Authority checks = new Authority() {
+            @Override
+            public Mono<Caller> verify(String token) {
+                return verify.apply(token);
+            }
+
+            @Override
+            public Mono<Boolean> holds(Caller who) {
+                return authority.holds(who);
+            }
+        };
         ChangeFeed feed = new ChangeFeed(hub, null, metrics, properties);
-        ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), authority,
+        ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), checks,
                 properties.maxSubscriptionsPerSession(), Duration.ofMillis(50), Mono.never());
         return StepVerifier.create(new ChangeSession(caller, context, null).run(client.flux())
                 .map(out -> out instanceof Outbound.Frame frame ? JSON.readTree(frame.json())
@@ -205,6 +220,19 @@ class ChangeSessionTest {
                 .verify(WAIT);
         revoked.add(3L);
         session(user(3))
+                .assertNext(close -> assertThat(close.path("code").asInt()).isEqualTo(4003))
+                .expectComplete()
+                .verify(WAIT);
+    }
+
+    @Test
+    void aRevocationEndsTheSessionEvenWhileItsStepIsBusy() {
+        // A token check that never answers holds the session's serial step; the revocation must not wait for it.
+        Map<String, Mono<Caller>> slow = Map.of("slow", Mono.never());
+        tokens.clear();
+        session(user(4), token -> slow.getOrDefault(token, Mono.error(new IllegalArgumentException())))
+                .then(() -> client.next(new ClientMessage.Auth("slow")))
+                .then(() -> revoked.add(4L))
                 .assertNext(close -> assertThat(close.path("code").asInt()).isEqualTo(4003))
                 .expectComplete()
                 .verify(WAIT);

@@ -26,7 +26,8 @@ import static org.awaitility.Awaitility.await;
 @TestPropertySource(properties = {
         "fluxgate.changes.max-sessions-per-user=3",
         "fluxgate.changes.max-client-frames-per-second=5",
-        "fluxgate.changes.client-frame-burst=20"})
+        "fluxgate.changes.client-frame-burst=20",
+        "fluxgate.changes.snapshot-max-rows=5"})
 class ChangeStreamLimitsTest extends IntegrationTest {
 
     @LocalServerPort
@@ -149,6 +150,62 @@ class ChangeStreamLimitsTest extends IntegrationTest {
             if (table.equals(frame.path("table").asString())) {
                 return frame;
             }
+        }
+    }
+
+    @Test
+    void theEventStreamCountsAgainstTheSameSessionLimit() {
+        Account user = newUser("Streams Too");
+        List<WsClient> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                open.add(WsClient.connect(port, user.token()));
+            }
+            client.get().uri("/api/changes/stream?channel=post_changes").header(HttpHeaders.AUTHORIZATION, user.bearer())
+                    .exchange().expectStatus().isEqualTo(429)
+                    .expectHeader().exists(HttpHeaders.RETRY_AFTER)
+                    .expectHeader().contentType(MediaType.APPLICATION_PROBLEM_JSON);
+        } finally {
+            open.forEach(WsClient::close);
+        }
+    }
+
+    @Test
+    void aSnapshotOfMoreRowsThanTheBoundIsRefusedAndSubscribesNothing() {
+        Account user = newUser("Greedy");
+        for (int i = 0; i < 6; i++) {
+            client.post().uri("/api/posts").header(HttpHeaders.AUTHORIZATION, user.bearer())
+                    .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("title", "p" + i, "body", "b"))
+                    .exchange().expectStatus().isCreated();
+        }
+        try (WsClient ws = WsClient.connect(port, user.token())) {
+            ws.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"all\",\"snapshot\":true}");
+            assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
+            JsonNode refused = ws.next();
+            assertThat(refused.path("error").asString()).isEqualTo("Snapshot refused");
+            assertThat(refused.path("detail").asString()).contains("more than a snapshot may cover");
+            ws.send("{\"type\":\"unsubscribe\",\"id\":\"all\"}");
+            assertThat(ws.next().path("error").asString()).as("the subscription is gone").isEqualTo("Unknown subscription");
+        }
+    }
+
+    @Test
+    void aSessionsFiltersTogetherStayWithinTheirBudget() {
+        Account user = newUser("Filter Hoarder");
+        StringBuilder fifty = new StringBuilder("{\"or\":[");
+        for (int i = 0; i < 50; i++) {
+            fifty.append(i == 0 ? "" : ",").append("{\"id\":{\"eq\":").append(i).append("}}");
+        }
+        fifty.append("]}");
+        try (WsClient ws = WsClient.connect(port, user.token())) {
+            for (int i = 0; i < ChangeSession.MAX_SESSION_CONDITIONS / 50; i++) {
+                ws.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"f" + i + "\",\"filter\":" + fifty + "}");
+                assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
+            }
+            ws.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"one more\",\"filter\":{\"id\":{\"eq\":1}}}");
+            JsonNode error = ws.next();
+            assertThat(error.path("error").asString()).isEqualTo("Invalid filter");
+            assertThat(error.path("detail").asString()).contains("at most " + ChangeSession.MAX_SESSION_CONDITIONS);
         }
     }
 }

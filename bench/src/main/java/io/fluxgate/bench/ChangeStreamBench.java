@@ -214,7 +214,9 @@ public final class ChangeStreamBench {
             String end = content.toString(content.readerIndex() + length - tail, tail, StandardCharsets.US_ASCII);
             int at = end.indexOf("\"committedAt\":\"");
             if (at < 0) {
-                if (end.contains("\"subscribed\"")) {
+                // The ack's type is its first field; what follows it (channel, cursor) varies.
+                if (content.toString(content.readerIndex(), Math.min(length, 32), StandardCharsets.US_ASCII)
+                        .contains("\"subscribed\"")) {
                     acked.countDown();
                 }
                 return;
