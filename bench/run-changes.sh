@@ -5,6 +5,7 @@
 #   bash bench/run-changes.sh --subscribers=100 --rates=100 --seconds=5   # a quick look
 #   FLUXGATE_JAR=/path/to/other.jar bash bench/run-changes.sh ...      # the same runs against another build
 # Harness options: --subscribers=100,1000,5000 --rates=100,1000,5000 --seconds=15 --warmup=3 --writers=8
+#   --filters=distinct (every subscriber with its own row filter; see ChangeStreamBench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -73,8 +73,8 @@ class ChangeEventStream {
                                 .contentType(MediaType.TEXT_EVENT_STREAM)
                                 .header("Cache-Control", "no-cache")
                                 .header("X-Accel-Buffering", "no")
-                                .body(BodyInserters.fromServerSentEvents(Flux.merge(events, keepAlive)
-                                        .takeUntil(event -> "close".equals(event.event()))));
+                                .body(BodyInserters.fromServerSentEvents(sessions.tracked(Flux.merge(events, keepAlive)
+                                        .takeUntil(event -> "close".equals(event.event())))));
                     }));
         });
     }

@@ -3,6 +3,7 @@ package io.fluxgate.changes;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.security.TokenRevocation;
@@ -34,6 +35,8 @@ class ChangeSessions implements SmartLifecycle {
     private final ChangeSession.Context context;
     /** Signals the sessions of the current run to end; a new one with each start (a context may be restarted). */
     private volatile Sinks.One<Outbound.Close> shutdown = Sinks.one();
+    /** Transports still open, their final close included: what a shutdown waits for. */
+    private final AtomicInteger transports = new AtomicInteger();
     /** Open sessions per user on this replica; upgrades and streams answer 429 when a user is full. */
     final PerUserLimit perUser;
     private volatile boolean running;
@@ -98,6 +101,17 @@ class ChangeSessions implements SmartLifecycle {
         });
     }
 
+    /**
+     * Wraps a transport's whole life (its session and the close it sends after), so a shutdown waits
+     * until every client has been told 1001 before the web server goes.
+     */
+    <T> Flux<T> tracked(Flux<T> transport) {
+        return Flux.defer(() -> {
+            transports.incrementAndGet();
+            return transport.doFinally(signal -> transports.decrementAndGet());
+        });
+    }
+
     @Override
     public void start() {
         shutdown = Sinks.one();
@@ -110,7 +124,7 @@ class ChangeSessions implements SmartLifecycle {
         running = false;
         shutdown.tryEmitValue(SHUTTING_DOWN);
         long deadline = System.nanoTime() + SHUTDOWN_WAIT.toNanos();
-        while (metrics.sessions.get() > 0 && System.nanoTime() < deadline) {
+        while (transports.get() > 0 && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(20);
             } catch (InterruptedException interrupted) {

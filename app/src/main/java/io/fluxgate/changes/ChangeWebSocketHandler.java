@@ -80,7 +80,11 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                         || message.getType() == WebSocketMessage.Type.BINARY)
                 .map(message -> message.getType() == WebSocketMessage.Type.TEXT
                         ? ClientMessage.parse(message.getPayloadAsText(), json)
-                        : ClientMessage.MALFORMED);
+                        : ClientMessage.MALFORMED)
+                // A session that ends (4001, 4003, 1001) stops reading; reading is not cancelled with
+                // it, since cancelling the socket's inbound drops the connection before our close frame.
+                .publish()
+                .autoConnect();
 
         Flux<Outbound> session = sessions.serve(caller, eventLoop, inbound);
         Sinks.Empty<Void> finished = Sinks.empty();
@@ -108,8 +112,10 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                         : Mono.just(socket.pingMessage(factory -> factory.wrap(new byte[0]))));
 
         // The session ends by itself only to close the socket: with its code once the last frame is out.
-        return socket.send(Flux.merge(frames, pings))
-                .then(Mono.defer(() -> closing.get() == null ? Mono.empty() : socket.close(closing.get())));
+        return sessions.tracked(socket.send(Flux.merge(frames, pings))
+                .then(Mono.defer(() -> closing.get() == null ? Mono.empty() : socket.close(closing.get())))
+                .flux())
+                .then();
     }
 
     /**

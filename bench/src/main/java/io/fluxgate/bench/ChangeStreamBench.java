@@ -42,6 +42,20 @@ import reactor.netty.resources.LoopResources;
 public final class ChangeStreamBench {
 
     private static final String SUBSCRIBE = "{\"type\":\"subscribe\",\"channel\":\"post_changes\"}";
+
+    /**
+     * {@code --filters=distinct}: subscriber i subscribes with its own filter, an {@code in} on
+     * {@code authorId} holding the author's id and a value only it names, so every change still
+     * reaches every subscriber but through a thousand different filters (indexed by the hub, tested
+     * by each session). Without it, a plain subscribe.
+     */
+    private static String subscribe(String filters, long authorId, int subscriber) {
+        if (!"distinct".equals(filters)) {
+            return SUBSCRIBE;
+        }
+        return "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"filter\":{\"authorId\":{\"in\":["
+                + authorId + "," + (1_000_000_000L + subscriber) + "]}}}";
+    }
     private static final Pattern FIELD = Pattern.compile("\"(token|id)\"\\s*:\\s*\"?([^\",}]+)");
 
     public static void main(String[] args) throws Exception {
@@ -58,7 +72,11 @@ public final class ChangeStreamBench {
 
         // --raw-url: the same subscribers and measurements against RawBroadcaster, the fan-out ceiling.
         String raw = options.get("raw-url");
+        // Subscribers sign in as one user; the rows are written by another, so the changes reach them
+        // through their subscription (and its filter), not as related to them.
         Credentials user = raw == null ? registerAndLogin(base) : null;
+        Credentials author = raw == null ? registerAndLogin(base) : null;
+        String filters = options.getOrDefault("filters", "none");
         LoopResources loops = LoopResources.create("bench-ws", 2, true);
         HttpClient ws = HttpClient.create(ConnectionProvider.newConnection()).runOn(loops);
         if (user != null) {
@@ -70,7 +88,8 @@ public final class ChangeStreamBench {
                 "committed/s", "expected f/s", "delivered f/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "missed");
         for (int subscribers : subscriberCounts) {
             long heapBefore = raw == null ? heapAfterGc(base, options) : -1;
-            Subscribers clients = Subscribers.open(ws, wsUrl, subscribers);
+            Subscribers clients = Subscribers.open(ws, wsUrl, subscribers,
+                    i -> subscribe(filters, author == null ? 0 : author.id(), i));
             long heapAfter = raw == null ? heapAfterGc(base, options) : -1;
             if (heapBefore > 0 && heapAfter > 0) {
                 System.out.printf("# heap per idle subscriber at %d: %.1f KiB (%.1f MiB -> %.1f MiB)%n", subscribers,
@@ -78,7 +97,7 @@ public final class ChangeStreamBench {
             }
             for (int rate : rates) {
                 Result result = raw == null
-                        ? run(clients, jdbc, dbUser, dbPassword, user.id(), rate, writers, warmup, seconds)
+                        ? run(clients, jdbc, dbUser, dbPassword, author.id(), rate, writers, warmup, seconds)
                         : runRaw(clients, raw, rate, warmup, seconds);
                 System.out.printf("%-12d %-8d %-12.0f %-14.0f %-14.0f %-9.1f %-9.1f %-9.1f %-9.1f %-8d%n", subscribers,
                         rate, result.committedPerSecond(), result.committedPerSecond() * subscribers,
@@ -181,14 +200,16 @@ public final class ChangeStreamBench {
             this.connections = new ArrayList<>(count);
         }
 
-        static Subscribers open(HttpClient client, String url, int count) throws InterruptedException {
+        static Subscribers open(HttpClient client, String url, int count,
+                java.util.function.IntFunction<String> subscribe) throws InterruptedException {
             Subscribers subscribers = new Subscribers(count);
             CountDownLatch acked = new CountDownLatch(count);
             for (int i = 0; i < count; i++) {
+                String message = subscribe.apply(i);
                 subscribers.connections.add(client
                         .websocket(WebsocketClientSpec.builder().maxFramePayloadLength(1 << 20).build())
                         .uri(url)
-                        .handle((in, out) -> out.sendString(Mono.just(SUBSCRIBE))
+                        .handle((in, out) -> out.sendString(Mono.just(message))
                                 .then()
                                 .thenMany(in.receiveFrames()
                                         .doOnNext(frame -> subscribers.onFrame(frame, acked))))
@@ -278,7 +299,7 @@ public final class ChangeStreamBench {
     }
 
     private static Credentials registerAndLogin(String base) throws Exception {
-        String email = "bench-" + System.currentTimeMillis() + "@example.com";
+        String email = "bench-" + System.nanoTime() + "@example.com";
         String password = "bench-password-1";
         post(base + "/api/auth/register",
                 "{\"name\":\"Bench\",\"email\":\"" + email + "\",\"password\":\"" + password + "\"}");
