@@ -148,9 +148,12 @@ class ChangeEventStream {
         for (String channel : channels) {
             List<String> own = columns == null ? null
                     : columns.stream().filter(Channels.fields(channel)::contains).toList();
-            // After a reconnect the stream resumes; a snapshot is only taken on a first connect.
-            messages.add(new ClientMessage.Subscribe(channel, null, lastEventId,
-                    snapshot && lastEventId == null, filter, own));
+            // A snapshot is only taken on a first connect; after a reconnect the stream resumes.
+            messages.add(new ClientMessage.Subscribe(channel, null, null, snapshot && lastEventId == null, filter, own));
+        }
+        if (lastEventId != null) {
+            // One resume for all channels, in commit order, so event ids only ever move forward.
+            messages.add(new ClientMessage.Resume(lastEventId));
         }
         return messages;
     }

@@ -138,6 +138,9 @@ final class ChangeSession {
         if (input instanceof ClientMessage.Ping) {
             return Flux.just(frames.pong());
         }
+        if (input instanceof ClientMessage.Resume resume) {
+            return resumeAll(resume.cursor());
+        }
         if (input instanceof ClientMessage.Auth auth) {
             return auth(auth.token());
         }
@@ -170,6 +173,11 @@ final class ChangeSession {
      * related to the caller (sent whole, unfiltered).
      */
     private Outbound.Frame frameFor(ChangeEvent event) {
+        return frameFor(event, false);
+    }
+
+    /** @param replaying the event comes from a replay that accounts for it: coverage does not apply */
+    private Outbound.Frame frameFor(ChangeEvent event, boolean replaying) {
         Caller who = caller;
         boolean visible = Channels.seesAll(event.channel(), who.admin());
         Subscription first = null;
@@ -177,7 +185,7 @@ final class ChangeSession {
         boolean covered = false;
         for (Subscription subscription : byChannel.getOrDefault(event.channel(), List.of())) {
             boolean passes = subscription.filter() == null || subscription.filter().test(event.data());
-            if (subscription.covers(event)) {
+            if (!replaying && subscription.covers(event)) {
                 // Its snapshot or replay already accounted for this change.
                 covered |= passes;
             } else if (visible && passes) {
@@ -192,7 +200,8 @@ final class ChangeSession {
             }
         }
         if (first == null) {
-            return event.isRelatedTo(who.id()) && !covered && !replayed(event) ? frames.change(event) : null;
+            return event.isRelatedTo(who.id()) && !covered && (replaying || !replayed(event)) ? frames.change(event)
+                    : null;
         }
         if (more == null) {
             return frames.change(event, first.columns(), first.ids());
@@ -343,6 +352,47 @@ final class ChangeSession {
                 sink.next(frames.change(event));
             }
         });
+    }
+
+    /**
+     * What the session would have sent after {@code cursor} up to the hub's head, for all its
+     * subscriptions and the events related to the caller, from the log in one read, so frames leave
+     * in commit order; the feed's copies up to there are not sent again.
+     */
+    private Flux<Outbound> resumeAll(String cursorText) {
+        Position cursor = Position.fromCursor(cursorText);
+        if (cursor == null) {
+            return error("Invalid cursor", null, null);
+        }
+        Position upTo = context.feed().head();
+        Position deliveredThrough = lastProcessed;
+        subscriptions.replaceAll((id, subscription) -> Channels.DATABASE.contains(subscription.channel())
+                ? subscription.from(upTo) : subscription);
+        subscriptionsChanged();
+        Channels.DATABASE.forEach(channel -> replayedThrough.merge(channel, upTo, Position::max));
+        ChangeLogReader.Filter everything = logFilterFor(caller);
+        ChangeLogReader.Filter filter = new ChangeLogReader.Filter(everything.channels(), everything.userId(),
+                everything.relatedChannels(), upTo);
+        Flux<Outbound> liveOnly = Flux.fromIterable(liveChannels).concatMap(this::resync);
+        return liveOnly.concatWith(context.feed().retains(cursor)
+                .flatMapMany(retained -> {
+                    if (!retained) {
+                        return Flux.fromIterable(subscriptions.values()).map(Subscription::channel).distinct()
+                                .filter(Channels.DATABASE::contains)
+                                .concatMap(this::resync);
+                    }
+                    if (!upTo.isAfter(cursor)) {
+                        return Flux.empty();
+                    }
+                    return context.feed().replay(cursor, filter)
+                            // Events this session already judged live are not judged twice.
+                            .filter(event -> !(event.position().isAfter(sessionStart)
+                                    && !event.position().isAfter(deliveredThrough)))
+                            .mapNotNull(event -> frameFor(event, true));
+                })
+                .cast(Outbound.class)
+                .onErrorResume(failure -> error("Resume failed", null,
+                        "The change log could not be read; reconnect shortly.")));
     }
 
     /**

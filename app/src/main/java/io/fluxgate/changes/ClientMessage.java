@@ -33,6 +33,14 @@ sealed interface ClientMessage extends SessionInput {
     record Ping() implements ClientMessage {
     }
 
+    /**
+     * Everything the session's subscriptions and the delivery rules would have sent after
+     * {@code cursor}, in commit order, then the live stream: how the event stream resumes after
+     * {@code Last-Event-ID} (its ids then only move forward). Not parsed from client frames.
+     */
+    record Resume(String cursor) implements ClientMessage {
+    }
+
     /** A fresh token for the same user. */
     record Auth(String token) implements ClientMessage {
     }

@@ -104,6 +104,41 @@ class ChangeEventStreamTest extends IntegrationTest {
     }
 
     @Test
+    void aReconnectOnSeveralChannelsResumesThemInCommitOrderSoIdsOnlyMoveForward() throws Exception {
+        Account me = newUser("Two Channels");
+        String query = "channel=post_changes&channel=user_changes";
+        String cursor;
+        try (Stream stream = new Stream(me, query, null)) {
+            assertThat(stream.next().event()).isEqualTo("subscribed");
+            assertThat(stream.next().event()).isEqualTo("subscribed");
+            createPost(me, "seen");
+            cursor = stream.nextChange().path("cursor").asString();
+        }
+        long first = createPost(me, "missed post 1");
+        client.patch().uri("/api/users/{id}", me.id()).header(HttpHeaders.AUTHORIZATION, me.bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("bio", "missed bio")).exchange()
+                .expectStatus().isOk();
+        long second = createPost(me, "missed post 2");
+        try (Stream stream = new Stream(me, query, cursor)) {
+            assertThat(stream.next().event()).isEqualTo("subscribed");
+            assertThat(stream.next().event()).isEqualTo("subscribed");
+            JsonNode a = stream.nextChange();
+            JsonNode b = stream.nextChange();
+            JsonNode c = stream.nextChange();
+            assertThat(a.path("data").path("id").asLong()).isEqualTo(first);
+            assertThat(b.path("table").asString()).isEqualTo("users");
+            assertThat(b.path("data").path("bio").asString()).isEqualTo("missed bio");
+            assertThat(c.path("data").path("id").asLong()).isEqualTo(second);
+            assertThat(Position.fromCursor(b.path("cursor").asString()))
+                    .isGreaterThan(Position.fromCursor(a.path("cursor").asString()));
+            assertThat(Position.fromCursor(c.path("cursor").asString()))
+                    .isGreaterThan(Position.fromCursor(b.path("cursor").asString()));
+            long live = createPost(me, "live");
+            assertThat(stream.nextChange().path("data").path("id").asLong()).isEqualTo(live);
+        }
+    }
+
+    @Test
     void badQueriesAnswerProblemsBeforeAnyStreamOpens() {
         Account user = newUser("Sloppy");
         client.get().uri("/api/changes/stream").header(HttpHeaders.AUTHORIZATION, user.bearer()).exchange()
