@@ -83,7 +83,8 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                         : ClientMessage.MALFORMED)
                 // A session that ends (4001, 4003, 1001) stops reading; reading is not cancelled with
                 // it, since cancelling the socket's inbound drops the connection before our close frame.
-                .publish()
+                // One message at a time, as the session takes them: a queue per idle socket costs heap.
+                .publish(1)
                 .autoConnect();
 
         Flux<Outbound> session = sessions.serve(caller, eventLoop, inbound);
