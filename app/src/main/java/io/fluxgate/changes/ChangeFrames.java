@@ -193,7 +193,8 @@ public class ChangeFrames {
             frame.put("id", id);
         }
         frame.put("cursor", cursor.toCursor());
-        return frame(frame, cursor.toCursor());
+        // Not an event id: the changes a snapshot was read ahead of may still come, with lower ids.
+        return frame(frame, null);
     }
 
     /** {@code close}: how a transport without close codes (SSE) tells the client why it ends. */

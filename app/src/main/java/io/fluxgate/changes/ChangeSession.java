@@ -35,6 +35,7 @@ final class ChangeSession {
     static final int MAX_SESSION_LIKES = 10;
     static final Outbound.Close TOKEN_EXPIRED = new Outbound.Close(4001, "token expired");
     static final Outbound.Close ACCESS_REVOKED = new Outbound.Close(4003, "access revoked");
+    static final Outbound.Close RESUME_FAILED = new Outbound.Close(1011, "resume failed; reconnect");
 
     /**
      * One subscription.
@@ -120,6 +121,7 @@ final class ChangeSession {
             return Flux.merge(messages, changes, liveChanges())
                     .takeWhile(input -> !(input instanceof ClientMessage.Closed))
                     .concatMap(this::handle)
+                    .takeUntil(Outbound.Close.class::isInstance)
                     .takeUntilOther(ends)
                     .concatWith(Mono.fromSupplier(ended::get));
         });
@@ -306,7 +308,8 @@ final class ChangeSession {
             return ack;
         }
         // What the feed hands over up to the live position, a resume or a snapshot covers instead.
-        subscription = subscription.from(live);
+        // A cursor from a replica further ahead: what lies between is the client's already.
+        subscription = subscription.from(cursor == null ? live : Position.max(live, cursor));
         subscriptions.put(id, subscription);
         subscriptionsChanged();
         return ack.concatWith(request.snapshot() ? snapshot(subscription) : resume(subscription, cursor, live));
@@ -328,12 +331,14 @@ final class ChangeSession {
     }
 
     private Flux<Outbound> replay(Subscription subscription, Position after, Position upTo) {
+        String channel = subscription.channel();
+        // Once read, the related events up to here are accounted for (a cursor may be ahead of the hub).
+        Runnable accounted = () -> replayedThrough.merge(channel, Position.max(upTo, after), Position::max);
         if (!upTo.isAfter(after)) {
+            accounted.run();
             return Flux.empty();
         }
-        String channel = subscription.channel();
         Position deliveredThrough = lastProcessed;
-        replayedThrough.merge(channel, upTo, Position::max);
         Caller who = caller;
         boolean visible = Channels.seesAll(channel, who.admin());
         // Non-admins on a restricted channel read only their own events: the database never walks
@@ -351,7 +356,7 @@ final class ChangeSession {
             } else if (event.isRelatedTo(who.id())) {
                 sink.next(frames.change(event));
             }
-        });
+        }).doOnComplete(accounted);
     }
 
     /**
@@ -364,15 +369,12 @@ final class ChangeSession {
         if (cursor == null) {
             return error("Invalid cursor", null, null);
         }
-        Position upTo = context.feed().head();
+        // Handled before the feed hands over anything (the subscriptions and this message come first),
+        // so no live event has been judged yet; the position check below is only a safeguard.
+        Position head = context.feed().head();
         Position deliveredThrough = lastProcessed;
-        subscriptions.replaceAll((id, subscription) -> Channels.DATABASE.contains(subscription.channel())
-                ? subscription.from(upTo) : subscription);
-        subscriptionsChanged();
-        Channels.DATABASE.forEach(channel -> replayedThrough.merge(channel, upTo, Position::max));
-        ChangeLogReader.Filter everything = logFilterFor(caller);
-        ChangeLogReader.Filter filter = new ChangeLogReader.Filter(everything.channels(), everything.userId(),
-                everything.relatedChannels(), upTo);
+        // A cursor from a replica further ahead: what lies between is the client's already.
+        Position upTo = Position.max(head, cursor);
         Flux<Outbound> liveOnly = Flux.fromIterable(liveChannels).concatMap(this::resync);
         return liveOnly.concatWith(context.feed().retains(cursor)
                 .flatMapMany(retained -> {
@@ -381,18 +383,25 @@ final class ChangeSession {
                                 .filter(Channels.DATABASE::contains)
                                 .concatMap(this::resync);
                     }
-                    if (!upTo.isAfter(cursor)) {
+                    // From here the log read accounts for everything up to upTo; the feed's copies are not sent.
+                    subscriptions.replaceAll((id, subscription) -> Channels.DATABASE.contains(subscription.channel())
+                            ? subscription.from(upTo) : subscription);
+                    subscriptionsChanged();
+                    Channels.DATABASE.forEach(channel -> replayedThrough.merge(channel, upTo, Position::max));
+                    if (!head.isAfter(cursor)) {
                         return Flux.empty();
                     }
+                    ChangeLogReader.Filter everything = logFilterFor(caller);
+                    ChangeLogReader.Filter filter = new ChangeLogReader.Filter(everything.channels(),
+                            everything.userId(), everything.relatedChannels(), head);
                     return context.feed().replay(cursor, filter)
-                            // Events this session already judged live are not judged twice.
                             .filter(event -> !(event.position().isAfter(sessionStart)
                                     && !event.position().isAfter(deliveredThrough)))
                             .mapNotNull(event -> frameFor(event, true));
                 })
                 .cast(Outbound.class)
-                .onErrorResume(failure -> error("Resume failed", null,
-                        "The change log could not be read; reconnect shortly.")));
+                // Part of the stream may be missing: end it, so the client reconnects from its last id.
+                .onErrorResume(failure -> Flux.just(RESUME_FAILED)));
     }
 
     /**

@@ -107,6 +107,7 @@ class ChangeWebSocketHandler implements WebSocketHandler {
         Duration interval = properties.pingInterval();
         PingClock clock = new PingClock(interval.toNanos(), lastHeard);
         Flux<WebSocketMessage> pings = Flux.interval(interval, interval)
+                .onBackpressureDrop()
                 .takeUntilOther(finished.asMono())
                 .concatMap(tick -> clock.timedOut(System.nanoTime())
                         ? socket.close(PING_TIMEOUT).then(Mono.<WebSocketMessage>empty())
