@@ -100,10 +100,6 @@ final class ChangeSession {
         this.interest = new Interest(logFilterFor(caller));
     }
 
-    Caller caller() {
-        return caller;
-    }
-
     /** Frames for the client until it goes away or the session is ended; {@code inbound} are its messages. */
     Flux<Outbound> run(Flux<ClientMessage> inbound) {
         return Flux.defer(() -> {

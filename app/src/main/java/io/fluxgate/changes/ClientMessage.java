@@ -67,10 +67,11 @@ sealed interface ClientMessage extends SessionInput {
         return switch (message.path("type").asString()) {
             case "subscribe" -> subscribe(message);
             case "unsubscribe" -> {
-                String channel = optionalString(message, "channel");
-                String id = optionalString(message, "id");
-                yield (channel == null && id == null) || channel == INVALID || id == INVALID ? MALFORMED
-                        : new Unsubscribe(channel, id);
+                JsonNode channel = message.path("channel");
+                JsonNode id = message.path("id");
+                yield !stringOrAbsent(channel) || !stringOrAbsent(id) || (text(channel) == null && text(id) == null)
+                        ? MALFORMED
+                        : new Unsubscribe(text(channel), text(id));
             }
             case "ping" -> new Ping();
             case "auth" -> message.path("token").isString() ? new Auth(message.path("token").asString()) : MALFORMED;
@@ -79,13 +80,13 @@ sealed interface ClientMessage extends SessionInput {
     }
 
     private static ClientMessage subscribe(JsonNode message) {
-        String channel = optionalString(message, "channel");
-        String id = optionalString(message, "id");
-        String resume = optionalString(message, "resumeFrom");
+        String channel = text(message.path("channel"));
+        String id = text(message.path("id"));
+        String resume = text(message.path("resumeFrom"));
         JsonNode snapshot = message.path("snapshot");
         JsonNode filter = message.path("filter");
         JsonNode columns = message.path("columns");
-        if (channel == null || channel == INVALID || id == INVALID || resume == INVALID
+        if (channel == null || !stringOrAbsent(message.path("id")) || !stringOrAbsent(message.path("resumeFrom"))
                 || !(snapshot.isMissingNode() || snapshot.isNull() || snapshot.isBoolean())
                 || !(columns.isMissingNode() || columns.isNull() || columns.isArray())) {
             return MALFORMED;
@@ -107,15 +108,12 @@ sealed interface ClientMessage extends SessionInput {
                 filter.isMissingNode() || filter.isNull() ? null : filter, names);
     }
 
-    /** Marks a field present with the wrong type. */
-    String INVALID = new String("invalid");
+    private static boolean stringOrAbsent(JsonNode value) {
+        return value.isMissingNode() || value.isNull() || value.isString();
+    }
 
-    /** The field's text; null when absent; {@link #INVALID} when present and not a string. */
-    private static String optionalString(JsonNode message, String field) {
-        JsonNode value = message.path(field);
-        if (value.isMissingNode() || value.isNull()) {
-            return null;
-        }
-        return value.isString() ? value.asString() : INVALID;
+    /** The field's text; null when it is absent or not a string. */
+    private static String text(JsonNode value) {
+        return value.isString() ? value.asString() : null;
     }
 }
