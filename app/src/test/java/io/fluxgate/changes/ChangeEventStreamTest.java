@@ -139,6 +139,28 @@ class ChangeEventStreamTest extends IntegrationTest {
     }
 
     @Test
+    void aSnapshotComesFirstThenTheChangesAfterIt() throws Exception {
+        Account reader = newUser("Snapshot Over SSE");
+        Account author = newUser("Snapshotted Author");
+        long old1 = createPost(author, "old 1");
+        long old2 = createPost(author, "old 2");
+        String filter = java.net.URLEncoder.encode("{\"authorId\":{\"eq\":" + author.id() + "}}",
+                java.nio.charset.StandardCharsets.UTF_8);
+        try (Stream stream = new Stream(reader, "channel=post_changes&snapshot=true&filter=" + filter, null)) {
+            assertThat(stream.next().event()).isEqualTo("subscribed");
+            ServerSentEvent<String> page = stream.next();
+            assertThat(page.event()).isEqualTo("snapshot");
+            assertThat(JSON.readTree(page.data()).path("data").valueStream().map(row -> row.path("id").asLong()))
+                    .containsExactly(old1, old2);
+            ServerSentEvent<String> end = stream.next();
+            assertThat(end.event()).isEqualTo("snapshot_end");
+            assertThat(end.id()).as("not an event id: changes read ahead of may still come").isNull();
+            long fresh = createPost(author, "fresh");
+            assertThat(stream.nextChange().path("data").path("id").asLong()).isEqualTo(fresh);
+        }
+    }
+
+    @Test
     void badQueriesAnswerProblemsBeforeAnyStreamOpens() {
         Account user = newUser("Sloppy");
         client.get().uri("/api/changes/stream").header(HttpHeaders.AUTHORIZATION, user.bearer()).exchange()
