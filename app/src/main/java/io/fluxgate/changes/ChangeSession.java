@@ -1,7 +1,6 @@
 package io.fluxgate.changes;
 
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -17,6 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import io.fluxgate.security.Caller;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 
 /**
  * One client's change-stream protocol, whatever carries it (WebSocket or SSE): subscriptions, their
@@ -65,8 +65,7 @@ final class ChangeSession {
 
     /** What the factory hands every session. */
     record Context(ChangeFeed feed, ChangeSnapshots snapshots, ChangeFrames frames, ChangeStreamMetrics metrics,
-            List<LiveChangeSource> liveSources, Authority authority, int maxSubscriptions,
-            Duration authorityCheck, Mono<Outbound.Close> shutdown) {
+            List<LiveChangeSource> liveSources, Authority authority, int maxSubscriptions) {
     }
 
     private final Context context;
@@ -74,6 +73,8 @@ final class ChangeSession {
     private final Executor executor;
     private final Interest interest;
     private volatile Caller caller;
+    /** Why the session must end (expiry, revocation, shutdown): set from outside the serial step. */
+    private final Sinks.One<Outbound.Close> ending = Sinks.one();
 
     // Touched only inside the sequential step, except where marked volatile.
     private final Map<String, Subscription> subscriptions = new LinkedHashMap<>();
@@ -112,8 +113,7 @@ final class ChangeSession {
             // An end (revocation, expiry, shutdown) does not queue behind the client's requests: it
             // cuts the serial step short, whatever it is doing (a snapshot, a replay), and closes.
             AtomicReference<Outbound.Close> ended = new AtomicReference<>();
-            Mono<Outbound.Close> ends = Flux.merge(authorityChecks(), context.shutdown().flux()).next()
-                    .doOnNext(ended::set);
+            Mono<Outbound.Close> ends = ending.asMono().doOnNext(ended::set);
             return Flux.merge(messages, changes, liveChanges())
                     .takeWhile(input -> !(input instanceof ClientMessage.Closed))
                     .concatMap(this::handle)
@@ -121,6 +121,22 @@ final class ChangeSession {
                     .takeUntilOther(ends)
                     .concatWith(Mono.fromSupplier(ended::get));
         });
+    }
+
+    Caller caller() {
+        return caller;
+    }
+
+    /** Ends the session with {@code close} at once, whatever its serial step is doing. */
+    void end(Outbound.Close close) {
+        ending.tryEmitValue(close);
+    }
+
+    /** Ends the session, unless its token was replaced since {@code judged} was checked. */
+    void endIf(Caller judged, Outbound.Close close) {
+        if (caller == judged) {
+            end(close);
+        }
     }
 
     private Flux<Outbound> handle(SessionInput input) {
@@ -564,28 +580,6 @@ final class ChangeSession {
                 .onErrorResume(invalid -> Mono.just(frames.error("Invalid token", null, null)))
                 .cast(Outbound.class)
                 .flux();
-    }
-
-    /**
-     * Ends the session with 4001 once its token expires unreplaced, and with 4003 once it is revoked
-     * (its user suspended, deleted, or a role taken away). A failure to check leaves it open.
-     */
-    private Flux<Outbound.Close> authorityChecks() {
-        Duration every = context.authorityCheck();
-        return Flux.interval(every, every)
-                .onBackpressureDrop()
-                .concatMap(tick -> {
-                    Caller current = caller;
-                    if (current.isExpiredAt(Instant.now())) {
-                        return Mono.just(TOKEN_EXPIRED);
-                    }
-                    return context.authority().holds(current)
-                            // A token swapped meanwhile is judged on the next tick.
-                            .filter(holds -> !holds && current == caller)
-                            .map(revoked -> ACCESS_REVOKED)
-                            .onErrorResume(unknown -> Mono.empty());
-                }, 1)
-                .take(1);
     }
 
     // ---- frames

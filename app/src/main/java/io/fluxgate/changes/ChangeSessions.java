@@ -8,9 +8,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import io.fluxgate.security.Caller;
 import io.fluxgate.security.TokenRevocation;
 import io.fluxgate.web.PerUserLimit;
+import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
 
 import org.springframework.context.SmartLifecycle;
 import org.springframework.security.oauth2.jwt.ReactiveJwtDecoder;
@@ -33,8 +33,9 @@ class ChangeSessions implements SmartLifecycle {
     private final ChangeHub hub;
     private final ChangeStreamMetrics metrics;
     private final ChangeSession.Context context;
-    /** Signals the sessions of the current run to end; a new one with each start (a context may be restarted). */
-    private volatile Sinks.One<Outbound.Close> shutdown = Sinks.one();
+    private final AuthoritySweep sweep;
+    /** The sweep's schedule while running; a context may be stopped and started again. */
+    private volatile Disposable sweeping;
     /** Transports still open, their final close included: what a shutdown waits for. */
     private final AtomicInteger transports = new AtomicInteger();
     /** Open sessions per user on this replica; upgrades and streams answer 429 when a user is full. */
@@ -60,9 +61,9 @@ class ChangeSessions implements SmartLifecycle {
                 return revocation.holds(caller);
             }
         };
+        this.sweep = new AuthoritySweep(authority);
         this.context = new ChangeSession.Context(feed, snapshots, frames, metrics, List.copyOf(liveSources), authority,
-                properties.maxSubscriptionsPerSession(), AUTHORITY_CHECK,
-                Mono.defer(() -> shutdown.asMono()));
+                properties.maxSubscriptionsPerSession());
     }
 
     /** Completes once the change stream knows where the log stands; sessions open only after. */
@@ -93,7 +94,14 @@ class ChangeSessions implements SmartLifecycle {
                 return Flux.just(TOO_MANY_SESSIONS);
             }
             metrics.sessions.incrementAndGet();
-            return new ChangeSession(caller, context, executor).run(inbound)
+            ChangeSession session = new ChangeSession(caller, context, executor);
+            return sweep.track(session, Flux.defer(() -> {
+                        // A shutdown that began as this session opened, after the sweep ended the others.
+                        if (!running) {
+                            session.end(SHUTTING_DOWN);
+                        }
+                        return session.run(inbound);
+                    }))
                     .doFinally(signal -> {
                         perUser.release(caller.id());
                         metrics.sessions.decrementAndGet();
@@ -114,15 +122,23 @@ class ChangeSessions implements SmartLifecycle {
 
     @Override
     public void start() {
-        shutdown = Sinks.one();
         running = true;
+        // Expiry and revocation end sessions within a second or so: one sweep, never two at once.
+        sweeping = Flux.interval(AUTHORITY_CHECK, AUTHORITY_CHECK)
+                .onBackpressureDrop()
+                .concatMap(tick -> sweep.sweep(), 1)
+                .subscribe();
     }
 
     /** Every session is told 1001 (clients reconnect elsewhere with their last cursor); waits for them briefly. */
     @Override
     public void stop() {
         running = false;
-        shutdown.tryEmitValue(SHUTTING_DOWN);
+        Disposable schedule = sweeping;
+        if (schedule != null) {
+            schedule.dispose();
+        }
+        sweep.endAll(SHUTTING_DOWN);
         long deadline = System.nanoTime() + SHUTDOWN_WAIT.toNanos();
         while (transports.get() > 0 && System.nanoTime() < deadline) {
             try {

@@ -36,6 +36,8 @@ class ChangeSessionTest {
     private final Map<String, Caller> tokens = new ConcurrentHashMap<>();
     private final Set<Long> revoked = ConcurrentHashMap.newKeySet();
     private final TestPublisher<ClientMessage> client = TestPublisher.create();
+    /** The authority sweep of the session under test; the tests run it when they want a check. */
+    private AuthoritySweep sweep;
     private long seq = 10;
 
     private final Authority authority = new Authority() {
@@ -77,8 +79,10 @@ class ChangeSessionTest {
         };
         ChangeFeed feed = new ChangeFeed(hub, null, metrics, properties);
         ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), checks,
-                properties.maxSubscriptionsPerSession(), Duration.ofMillis(50), Mono.never());
-        return StepVerifier.create(new ChangeSession(caller, context, null).run(client.flux())
+                properties.maxSubscriptionsPerSession());
+        sweep = new AuthoritySweep(checks);
+        ChangeSession session = new ChangeSession(caller, context, null);
+        return StepVerifier.create(sweep.track(session, session.run(client.flux()))
                 .map(out -> out instanceof Outbound.Frame frame ? JSON.readTree(frame.json())
                         : JSON.valueToTree(Map.of("type", "close", "code", ((Outbound.Close) out).code()))));
     }
@@ -214,15 +218,45 @@ class ChangeSessionTest {
 
     @Test
     void anExpiredTokenEndsTheSessionWith4001AndARevokedOneWith4003() {
-        session(new Caller(1, false, 1, Instant.now().plusMillis(200)))
+        session(new Caller(1, false, 1, Instant.now().minusMillis(1)))
+                .then(() -> sweep.sweep().block(WAIT))
                 .assertNext(close -> assertThat(close.path("code").asInt()).isEqualTo(4001))
                 .expectComplete()
                 .verify(WAIT);
         revoked.add(3L);
         session(user(3))
+                .then(() -> sweep.sweep().block(WAIT))
                 .assertNext(close -> assertThat(close.path("code").asInt()).isEqualTo(4003))
                 .expectComplete()
                 .verify(WAIT);
+    }
+
+    @Test
+    void aSweepLeavesGoodTokensAloneAndChecksASharedTokenOnce() {
+        java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
+        Caller shared = user(5);
+        AuthoritySweep counting = new AuthoritySweep(new Authority() {
+            @Override
+            public Mono<Caller> verify(String token) {
+                return Mono.error(new IllegalArgumentException());
+            }
+
+            @Override
+            public Mono<Boolean> holds(Caller caller) {
+                checks.incrementAndGet();
+                return Mono.just(true);
+            }
+        });
+        ChangeFeed feed = new ChangeFeed(hub, null, metrics, properties);
+        ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), authority, 3);
+        List<reactor.core.Disposable> running = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            ChangeSession session = new ChangeSession(shared, context, null);
+            running.add(counting.track(session, session.run(reactor.core.publisher.Flux.never())).subscribe());
+        }
+        counting.sweep().block(WAIT);
+        assertThat(checks).hasValue(1);
+        running.forEach(reactor.core.Disposable::dispose);
     }
 
     @Test
@@ -233,6 +267,7 @@ class ChangeSessionTest {
         session(user(4), token -> slow.getOrDefault(token, Mono.error(new IllegalArgumentException())))
                 .then(() -> client.next(new ClientMessage.Auth("slow")))
                 .then(() -> revoked.add(4L))
+                .then(() -> sweep.sweep().block(WAIT))
                 .assertNext(close -> assertThat(close.path("code").asInt()).isEqualTo(4003))
                 .expectComplete()
                 .verify(WAIT);
@@ -241,11 +276,15 @@ class ChangeSessionTest {
     @Test
     void aReplacedTokenOutlivesTheOneItReplaced() {
         tokens.put("fresh", user(1));
-        session(new Caller(1, false, 1, Instant.now().plusMillis(300)))
+        Instant expiry = Instant.now().plusMillis(300);
+        session(new Caller(1, false, 1, expiry))
                 .then(() -> client.next(new ClientMessage.Auth("fresh")))
                 .assertNext(ok -> assertThat(type(ok)).isEqualTo("auth_ok"))
-                // Well past the first token's expiry, the session is still open and answering.
-                .expectNoEvent(Duration.ofMillis(600))
+                // Past the first token's expiry, a sweep leaves the session open and answering.
+                .then(() -> {
+                    org.awaitility.Awaitility.await().atMost(WAIT).until(() -> Instant.now().isAfter(expiry));
+                    sweep.sweep().block(WAIT);
+                })
                 .then(() -> client.next(message("{\"type\":\"ping\"}")))
                 .assertNext(pong -> assertThat(type(pong)).isEqualTo("pong"))
                 .then(client::complete)
