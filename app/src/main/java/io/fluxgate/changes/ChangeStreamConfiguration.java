@@ -6,6 +6,7 @@ import java.util.Optional;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ProblemWriter;
+import io.micrometer.observation.ObservationPredicate;
 import io.netty.channel.EventLoop;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
@@ -18,6 +19,7 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
+import org.springframework.http.server.reactive.observation.ServerRequestObservationContext;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.web.reactive.HandlerMapping;
@@ -70,6 +72,17 @@ class ChangeStreamConfiguration {
         return ServerHttpRequestDecorator.getNativeRequest(request) instanceof Connection connection
                 ? connection.channel().eventLoop()
                 : null;
+    }
+
+    /**
+     * No HTTP server observation for the upgrade: it would stay open, with its context, for as long
+     * as the socket does (the exchange completes when the session ends), costing heap per idle
+     * subscriber and recording hours-long "requests". Sessions have their own metrics.
+     */
+    @Bean
+    ObservationPredicate noObservationOfChangeStreamUpgrades() {
+        return (name, context) -> !(context instanceof ServerRequestObservationContext request
+                && PATH.equals(request.getCarrier().getPath().pathWithinApplication().value()));
     }
 
     /** The same stream over Server-Sent Events. */
