@@ -30,7 +30,7 @@ class ChangeStreamMetrics {
 
     ChangeStreamMetrics(MeterRegistry registry) {
         Gauge.builder("fluxgate.changes.sessions", sessions, AtomicInteger::get)
-                .description("Connected WebSocket sessions").register(registry);
+                .description("Open change-stream sessions, WebSocket and SSE").register(registry);
         Gauge.builder("fluxgate.changes.sessions.replaying", replaying, AtomicInteger::get)
                 .description("Sessions reading the change log instead of the live stream").register(registry);
         eventsIn = Counter.builder("fluxgate.changes.events.in")

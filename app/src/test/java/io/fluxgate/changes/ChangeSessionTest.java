@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 import io.fluxgate.security.Caller;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -40,18 +41,25 @@ class ChangeSessionTest {
     private AuthoritySweep sweep;
     private long seq = 10;
 
-    private final Authority authority = new Authority() {
-        @Override
-        public Mono<Caller> verify(String token) {
-            Caller caller = tokens.get(token);
-            return caller == null ? Mono.error(new IllegalArgumentException("bad token")) : Mono.just(caller);
-        }
+    private final Authority authority = authority(
+            token -> tokens.containsKey(token) ? Mono.just(tokens.get(token))
+                    : Mono.error(new IllegalArgumentException("bad token")),
+            caller -> Mono.just(!revoked.contains(caller.id())));
 
-        @Override
-        public Mono<Boolean> holds(Caller caller) {
-            return Mono.just(!revoked.contains(caller.id()));
-        }
-    };
+    /** Security as the session sees it, from two functions. */
+    private static Authority authority(Function<String, Mono<Caller>> verify, Function<Caller, Mono<Boolean>> holds) {
+        return new Authority() {
+            @Override
+            public Mono<Caller> verify(String token) {
+                return verify.apply(token);
+            }
+
+            @Override
+            public Mono<Boolean> holds(Caller caller) {
+                return holds.apply(caller);
+            }
+        };
+    }
 
     ChangeSessionTest() {
         hub.startAt(new Position(seq, seq));
@@ -65,18 +73,8 @@ class ChangeSessionTest {
         return session(caller, authority::verify);
     }
 
-    private StepVerifier.FirstStep<JsonNode> session(Caller caller, java.util.function.Function<String, Mono<Caller>> verify) {
-        Authority checks = new Authority() {
-            @Override
-            public Mono<Caller> verify(String token) {
-                return verify.apply(token);
-            }
-
-            @Override
-            public Mono<Boolean> holds(Caller who) {
-                return authority.holds(who);
-            }
-        };
+    private StepVerifier.FirstStep<JsonNode> session(Caller caller, Function<String, Mono<Caller>> verify) {
+        Authority checks = authority(verify, authority::holds);
         ChangeFeed feed = new ChangeFeed(hub, null, metrics, properties);
         ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), checks,
                 properties.maxSubscriptionsPerSession());
@@ -235,18 +233,11 @@ class ChangeSessionTest {
     void aSweepLeavesGoodTokensAloneAndChecksASharedTokenOnce() {
         java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
         Caller shared = user(5);
-        AuthoritySweep counting = new AuthoritySweep(new Authority() {
-            @Override
-            public Mono<Caller> verify(String token) {
-                return Mono.error(new IllegalArgumentException());
-            }
-
-            @Override
-            public Mono<Boolean> holds(Caller caller) {
-                checks.incrementAndGet();
-                return Mono.just(true);
-            }
-        });
+        AuthoritySweep counting = new AuthoritySweep(authority(token -> Mono.error(new IllegalArgumentException()),
+                caller -> {
+                    checks.incrementAndGet();
+                    return Mono.just(true);
+                }));
         ChangeFeed feed = new ChangeFeed(hub, null, metrics, properties);
         ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), authority, 3);
         List<reactor.core.Disposable> running = new java.util.ArrayList<>();
