@@ -7,6 +7,7 @@ import java.util.Optional;
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ProblemWriter;
 import io.micrometer.observation.ObservationPredicate;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
@@ -45,8 +46,8 @@ class ChangeStreamConfiguration {
     }
 
     /**
-     * Hands {@link ChangeWebSocketHandler} the connection's Netty event loop with each upgrade: its
-     * session takes its events there, so frames are written from the socket's own thread.
+     * Hands {@link ChangeWebSocketHandler} the connection's Netty channel with each upgrade: its
+     * session takes its events on the channel's event loop and writes its frames to the channel there.
      */
     @Bean
     WebFluxConfigurer changeStreamWebSocketService() {
@@ -57,8 +58,10 @@ class ChangeStreamConfiguration {
                     @Override
                     public Mono<Void> handleRequest(ServerWebExchange exchange, WebSocketHandler handler) {
                         if (handler instanceof ChangeWebSocketHandler changes) {
-                            EventLoop loop = eventLoopOf(exchange.getRequest());
-                            return super.handleRequest(exchange, socket -> changes.handle(socket, loop));
+                            Channel channel = channelOf(exchange.getRequest());
+                            if (channel != null) {
+                                return super.handleRequest(exchange, socket -> changes.handle(socket, channel));
+                            }
                         }
                         return super.handleRequest(exchange, handler);
                     }
@@ -69,8 +72,14 @@ class ChangeStreamConfiguration {
 
     /** The Netty event loop of the connection a request came on; null off Reactor Netty. */
     static EventLoop eventLoopOf(ServerHttpRequest request) {
+        Channel channel = channelOf(request);
+        return channel == null ? null : channel.eventLoop();
+    }
+
+    /** The Netty channel a request came on (a WebSocket upgrade keeps it); null off Reactor Netty. */
+    static Channel channelOf(ServerHttpRequest request) {
         return ServerHttpRequestDecorator.getNativeRequest(request) instanceof Connection connection
-                ? connection.channel().eventLoop()
+                ? connection.channel()
                 : null;
     }
 

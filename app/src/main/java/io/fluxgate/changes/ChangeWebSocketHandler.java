@@ -1,16 +1,16 @@
 package io.fluxgate.changes;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.fluxgate.security.Caller;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
-import reactor.core.publisher.SynchronousSink;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
@@ -38,6 +38,8 @@ class ChangeWebSocketHandler implements WebSocketHandler {
     private final ChangeStreamMetrics metrics;
     private final ChangeStreamProperties properties;
     private final JsonMapper json;
+    /** One per event loop, shared by the sockets it serves. */
+    private final Map<EventLoop, SocketWriter.LoopBatch> batches = new ConcurrentHashMap<>();
 
     ChangeWebSocketHandler(ChangeSessions sessions, ChangeStreamMetrics metrics, ChangeStreamProperties properties,
             JsonMapper json) {
@@ -47,24 +49,25 @@ class ChangeWebSocketHandler implements WebSocketHandler {
         this.json = json;
     }
 
+    /** Only reached through {@link ChangeStreamConfiguration}'s WebSocket service, which hands over the channel. */
     @Override
     public Mono<Void> handle(WebSocketSession socket) {
-        return handle(socket, null);
+        return Mono.error(new UnsupportedOperationException("the change stream is served on Reactor Netty only"));
     }
 
-    /** @param eventLoop the connection's Netty event loop (see {@link ChangeStreamConfiguration}), or null */
-    Mono<Void> handle(WebSocketSession socket, EventLoop eventLoop) {
+    /** @param channel the connection's Netty channel (see {@link ChangeStreamConfiguration}) */
+    Mono<Void> handle(WebSocketSession socket, Channel channel) {
         return socket.getHandshakeInfo().getPrincipal()
                 .cast(JwtAuthenticationToken.class)
                 .map(Caller::fromToken)
                 .flatMap(caller -> sessions.ready()
                         .timeout(NOT_READY_TIMEOUT)
-                        .then(Mono.defer(() -> serve(socket, caller, eventLoop)))
+                        .then(Mono.defer(() -> serve(socket, caller, channel)))
                         // The listener has not reached the database yet: come back shortly.
                         .onErrorResume(TimeoutException.class, notReady -> socket.close(NOT_READY)));
     }
 
-    private Mono<Void> serve(WebSocketSession socket, Caller caller, EventLoop eventLoop) {
+    private Mono<Void> serve(WebSocketSession socket, Caller caller, Channel channel) {
         AtomicLong lastHeard = new AtomicLong(System.nanoTime());
         FrameRate rate = new FrameRate(properties.maxClientFramesPerSecond(), properties.clientFrameBurst());
         Flux<ClientMessage> inbound = socket.receive()
@@ -87,37 +90,24 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 .publish(1)
                 .autoConnect();
 
-        Flux<Outbound> session = sessions.serve(caller, eventLoop, inbound);
-        Sinks.Empty<Void> finished = Sinks.empty();
-        AtomicReference<CloseStatus> closing = new AtomicReference<>();
-        Flux<WebSocketMessage> frames = session
-                .handle((Outbound out, SynchronousSink<WebSocketMessage> sink) -> {
-                    if (out instanceof Outbound.Frame frame) {
-                        if (frame.committedAt() != null) {
-                            metrics.sent(frame.committedAt());
-                        }
-                        sink.next(new WebSocketMessage(WebSocketMessage.Type.TEXT,
-                                socket.bufferFactory().wrap(frame.json())));
-                    } else if (out instanceof Outbound.Close close) {
-                        closing.set(new CloseStatus(close.code(), close.reason()));
-                    }
-                })
-                .doFinally(signal -> finished.tryEmitEmpty());
+        // Frames go to the channel directly; the session ends by itself only to close the socket,
+        // with its code, once the last frame is out.
+        SocketWriter writer = new SocketWriter(channel, batches.computeIfAbsent(channel.eventLoop(),
+                SocketWriter.LoopBatch::new), metrics);
+        Mono<Void> written = writer.write(sessions.serve(caller, channel.eventLoop(), inbound))
+                .flatMap(close -> socket.close(new CloseStatus(close.code(), close.reason())));
 
         Duration interval = properties.pingInterval();
         PingClock clock = new PingClock(interval.toNanos(), lastHeard);
-        Flux<WebSocketMessage> pings = Flux.interval(interval, interval)
+        Mono<Void> pinging = Flux.interval(interval, interval)
                 .onBackpressureDrop()
-                .takeUntilOther(finished.asMono())
+                .takeUntilOther(writer.finished())
                 .concatMap(tick -> clock.timedOut(System.nanoTime())
-                        ? socket.close(PING_TIMEOUT).then(Mono.<WebSocketMessage>empty())
-                        : Mono.just(socket.pingMessage(factory -> factory.wrap(new byte[0]))));
-
-        // The session ends by itself only to close the socket: with its code once the last frame is out.
-        return sessions.tracked(socket.send(Flux.merge(frames, pings))
-                .then(Mono.defer(() -> closing.get() == null ? Mono.empty() : socket.close(closing.get())))
-                .flux())
+                        ? socket.close(PING_TIMEOUT)
+                        : Mono.fromRunnable(writer::ping))
                 .then();
+
+        return sessions.tracked(Mono.when(written, pinging).flux()).then();
     }
 
     /**

@@ -1,0 +1,259 @@
+package io.fluxgate.changes;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundInvoker;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
+import org.reactivestreams.Subscription;
+import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+/**
+ * Writes one WebSocket session's frames straight to its Netty channel, on the channel's event loop,
+ * and flushes once per turn of the loop for every socket written to in that turn.
+ *
+ * <p>A change reaches all the sessions of one event loop in one task (the hub's shards). There its
+ * frame is encoded once, as WebSocket bytes (a server's frames are not masked, so every socket sends
+ * the same ones), and that one buffer is written to each socket below the pipeline's frame encoder;
+ * when the task is done, each socket written to is flushed once. That is one system call per socket
+ * per change and no queue, hand-off, copy or encoding per frame, which a general-purpose send path
+ * (a queue, a drain and a flush per frame) cannot offer. A socket that stops taking data stops asking
+ * its session for frames; the session's feed then buffers, and past its bound catches up later.
+ */
+final class SocketWriter implements CoreSubscriber<Outbound> {
+
+    /** Frames asked for ahead; half as many more each time half of them are written. */
+    static final int PREFETCH = 32;
+    private static final int REPLENISH = PREFETCH / 2;
+
+    private final Channel channel;
+    private final EventLoop loop;
+    private final LoopBatch batch;
+    private final ChangeStreamMetrics metrics;
+    /** The session's close, empty when it ended without one (the client went away). */
+    private final Sinks.One<Outbound.Close> finished = Sinks.one();
+    /** Writes handed to the loop as tasks and not run yet: later ones must queue behind them. */
+    private final AtomicInteger queued = new AtomicInteger();
+    private volatile Subscription upstream;
+
+    // Touched on the loop only.
+    private int sinceRequest;
+    private boolean dirty;
+    private Outbound.Close close;
+    /** Where encoded frames enter the pipeline: below its frame encoder; the channel if it has none. */
+    private ChannelOutboundInvoker encoded;
+
+    SocketWriter(Channel channel, LoopBatch batch, ChangeStreamMetrics metrics) {
+        this.channel = channel;
+        this.loop = channel.eventLoop();
+        this.batch = batch;
+        this.metrics = metrics;
+    }
+
+    /**
+     * Writes {@code session}'s frames until it ends; completes, once the last one is written, with the
+     * close it asked for (empty when there is none). Cancelling it cancels the session.
+     */
+    Mono<Outbound.Close> write(Flux<Outbound> session) {
+        return Mono.defer(() -> {
+            session.subscribe(this);
+            return finished.asMono();
+        }).doOnCancel(this::cancel);
+    }
+
+    /** Completes when the session's last frame is written. */
+    Mono<Void> finished() {
+        return finished.asMono().then();
+    }
+
+    /** Sends a ping frame; from any thread. */
+    void ping() {
+        onLoop(() -> {
+            if (channel.isActive()) {
+                channel.write(new PingWebSocketFrame(), channel.voidPromise());
+                markDirty();
+            }
+        });
+    }
+
+    @Override
+    public void onSubscribe(Subscription subscription) {
+        upstream = subscription;
+        subscription.request(PREFETCH);
+    }
+
+    @Override
+    public void onNext(Outbound out) {
+        onLoop(() -> write(out));
+    }
+
+    @Override
+    public void onError(Throwable failure) {
+        onLoop(() -> {
+            channel.flush();
+            finished.tryEmitError(failure);
+        });
+    }
+
+    @Override
+    public void onComplete() {
+        onLoop(() -> {
+            channel.flush();
+            if (close == null) {
+                finished.tryEmitEmpty();
+            } else {
+                finished.tryEmitValue(close);
+            }
+        });
+    }
+
+    private void write(Outbound out) {
+        if (out instanceof Outbound.Close asked) {
+            close = asked;
+            return;
+        }
+        if (!channel.isActive()) {
+            // The client is gone: the session ends with its inbound; nothing more to write.
+            cancel();
+            finished.tryEmitEmpty();
+            return;
+        }
+        Outbound.Frame frame = (Outbound.Frame) out;
+        if (encoded == null) {
+            ChannelHandlerContext encoder = channel.pipeline().context(WebSocketFrameEncoder.class);
+            encoded = encoder == null ? channel : encoder;
+        }
+        ByteBuf message = batch.encoded(frame.json(), channel.alloc());
+        if (++sinceRequest < REPLENISH) {
+            encoded.write(message, encoded.voidPromise());
+        } else {
+            sinceRequest = 0;
+            ChannelFuture written = encoded.write(message);
+            if (channel.isWritable()) {
+                upstream.request(REPLENISH);
+            } else {
+                // Above Netty's high-water mark: ask for more once this frame has reached the socket.
+                written.addListener(done -> {
+                    if (done.isSuccess()) {
+                        upstream.request(REPLENISH);
+                    }
+                });
+            }
+        }
+        markDirty();
+        if (frame.committedAt() != null) {
+            metrics.sent(frame.committedAt());
+        }
+    }
+
+    private void cancel() {
+        Subscription subscription = upstream;
+        if (subscription != null) {
+            subscription.cancel();
+        }
+    }
+
+    /** Runs {@code task} on the loop, after every task handed over before it. */
+    private void onLoop(Runnable task) {
+        if (queued.get() == 0 && loop.inEventLoop()) {
+            task.run();
+            return;
+        }
+        queued.incrementAndGet();
+        loop.execute(() -> {
+            try {
+                task.run();
+            } finally {
+                queued.decrementAndGet();
+            }
+        });
+    }
+
+    private void markDirty() {
+        if (!dirty) {
+            dirty = true;
+            batch.add(this);
+        }
+    }
+
+    /**
+     * What the sockets of one event loop share (touched on the loop only): the frame encoded last,
+     * and the flush when the turn's task is done.
+     */
+    static final class LoopBatch implements Runnable {
+
+        private final EventLoop loop;
+        private List<SocketWriter> dirty = new ArrayList<>();
+        private boolean scheduled;
+        private byte[] lastJson;
+        private ByteBuf lastEncoded;
+
+        LoopBatch(EventLoop loop) {
+            this.loop = loop;
+        }
+
+        /**
+         * {@code json} as a WebSocket text frame, for one write (which releases it). The frame an
+         * event's sessions share is encoded once per loop and written to each of them.
+         */
+        ByteBuf encoded(byte[] json, ByteBufAllocator allocator) {
+            if (json != lastJson) {
+                if (lastEncoded != null) {
+                    lastEncoded.release();
+                }
+                lastJson = json;
+                lastEncoded = textFrame(json, allocator);
+            }
+            return lastEncoded.retainedDuplicate();
+        }
+
+        void add(SocketWriter writer) {
+            dirty.add(writer);
+            if (!scheduled) {
+                scheduled = true;
+                loop.execute(this);
+            }
+        }
+
+        @Override
+        public void run() {
+            scheduled = false;
+            // A flush may complete writes whose listeners write again: they go into the next batch.
+            List<SocketWriter> batch = dirty;
+            dirty = new ArrayList<>(batch.size());
+            for (SocketWriter writer : batch) {
+                writer.dirty = false;
+                writer.channel.flush();
+            }
+        }
+    }
+
+    /** A final, unmasked WebSocket text frame (RFC 6455 5.2), as a server sends it. */
+    static ByteBuf textFrame(byte[] payload, ByteBufAllocator allocator) {
+        int length = payload.length;
+        int header = length <= 125 ? 2 : length <= 0xFFFF ? 4 : 10;
+        ByteBuf frame = allocator.directBuffer(header + length);
+        frame.writeByte(0x81);
+        if (length <= 125) {
+            frame.writeByte(length);
+        } else if (length <= 0xFFFF) {
+            frame.writeByte(126);
+            frame.writeShort(length);
+        } else {
+            frame.writeByte(127);
+            frame.writeLong(length);
+        }
+        return frame.writeBytes(payload);
+    }
+}
