@@ -188,8 +188,9 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
     }
 
     /**
-     * What the sockets of one event loop share (touched on the loop only): the frame encoded last,
-     * and the flush when the turn's task is done.
+     * What the sockets of one event loop share (touched on the loop only): the frame encoded in this
+     * turn, and the flush when the turn's task is done. The encoding lasts until that flush: an
+     * event reaches all of a loop's sessions in one task, and a pooled buffer is not kept idle.
      */
     static final class LoopBatch implements Runnable {
 
@@ -209,13 +210,19 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
          */
         ByteBuf encoded(byte[] json, ByteBufAllocator allocator) {
             if (json != lastJson) {
-                if (lastEncoded != null) {
-                    lastEncoded.release();
-                }
+                forgetEncoded();
                 lastJson = json;
                 lastEncoded = textFrame(json, allocator);
             }
             return lastEncoded.retainedDuplicate();
+        }
+
+        private void forgetEncoded() {
+            if (lastEncoded != null) {
+                lastEncoded.release();
+                lastEncoded = null;
+                lastJson = null;
+            }
         }
 
         void add(SocketWriter writer) {
@@ -226,9 +233,11 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
             }
         }
 
+        /** Every encoding is followed by a write, so by this run: it ends the turn. */
         @Override
         public void run() {
             scheduled = false;
+            forgetEncoded();
             // A flush may complete writes whose listeners write again: they go into the next batch.
             List<SocketWriter> batch = dirty;
             dirty = new ArrayList<>(batch.size());
