@@ -68,6 +68,10 @@ class ChangeWebSocketHandler implements WebSocketHandler {
     }
 
     private Mono<Void> serve(WebSocketSession socket, Caller caller, Channel channel) {
+        // Frames go to the channel directly; the session ends by itself only to close the socket,
+        // with its code, once the last frame is out. Before any other close, the writer stops.
+        SocketWriter writer = new SocketWriter(channel, batches.computeIfAbsent(channel.eventLoop(),
+                SocketWriter.LoopBatch::new), metrics);
         AtomicLong lastHeard = new AtomicLong(System.nanoTime());
         FrameRate rate = new FrameRate(properties.maxClientFramesPerSecond(), properties.clientFrameBurst());
         Flux<ClientMessage> inbound = socket.receive()
@@ -76,6 +80,7 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                     if (rate.tryTake()) {
                         return true;
                     }
+                    writer.stop();
                     socket.close(TOO_MANY_FRAMES).subscribe();
                     return false;
                 })
@@ -90,10 +95,6 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 .publish(1)
                 .autoConnect();
 
-        // Frames go to the channel directly; the session ends by itself only to close the socket,
-        // with its code, once the last frame is out.
-        SocketWriter writer = new SocketWriter(channel, batches.computeIfAbsent(channel.eventLoop(),
-                SocketWriter.LoopBatch::new), metrics);
         Mono<Void> written = writer.write(sessions.serve(caller, channel.eventLoop(), inbound))
                 .flatMap(close -> socket.close(new CloseStatus(close.code(), close.reason())));
 
@@ -103,7 +104,7 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 .onBackpressureDrop()
                 .takeUntilOther(writer.finished())
                 .concatMap(tick -> clock.timedOut(System.nanoTime())
-                        ? socket.close(PING_TIMEOUT)
+                        ? Mono.fromRunnable(writer::stop).then(socket.close(PING_TIMEOUT))
                         : Mono.fromRunnable(writer::ping))
                 .then();
 

@@ -10,7 +10,9 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundInvoker;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
+import io.netty.channel.VoidChannelPromise;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
 import org.reactivestreams.Subscription;
@@ -41,6 +43,8 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
     private final EventLoop loop;
     private final LoopBatch batch;
     private final ChangeStreamMetrics metrics;
+    /** For writes nobody waits on; a failed one fires no pipeline exception: the close ends the writer. */
+    private final ChannelPromise unwatched;
     /** The session's close, empty when it ended without one (the client went away). */
     private final Sinks.One<Outbound.Close> finished = Sinks.one();
     /** Writes handed to the loop as tasks and not run yet: later ones must queue behind them. */
@@ -50,6 +54,8 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
     // Touched on the loop only.
     private int sinceRequest;
     private boolean dirty;
+    /** Nothing more is written: the connection is closing or failed. */
+    private boolean stopped;
     private Outbound.Close close;
     /** Where encoded frames enter the pipeline: below its frame encoder; the channel if it has none. */
     private ChannelOutboundInvoker encoded;
@@ -59,6 +65,7 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
         this.loop = channel.eventLoop();
         this.batch = batch;
         this.metrics = metrics;
+        this.unwatched = new VoidChannelPromise(channel, false);
     }
 
     /**
@@ -67,9 +74,31 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
      */
     Mono<Outbound.Close> write(Flux<Outbound> session) {
         return Mono.defer(() -> {
+            // A connection that goes away ends the session even while it has no frame to send (a
+            // writer waiting on a full socket asks for none).
+            channel.closeFuture().addListener(closed -> onLoop(this::gone));
             session.subscribe(this);
             return finished.asMono();
         }).doOnCancel(this::cancel);
+    }
+
+    /**
+     * Writes nothing more and ends the session, for a close the transport sends itself (ping
+     * timeout, a flooding client); the writer completes when the connection has closed. From any
+     * thread.
+     */
+    void stop() {
+        onLoop(() -> {
+            stopped = true;
+            cancel();
+        });
+    }
+
+    /** The connection is closed: nothing more to write, and the writer completes. */
+    private void gone() {
+        stopped = true;
+        cancel();
+        finished.tryEmitEmpty();
     }
 
     /** Completes when the session's last frame is written. */
@@ -80,8 +109,8 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
     /** Sends a ping frame; from any thread. */
     void ping() {
         onLoop(() -> {
-            if (channel.isActive()) {
-                channel.write(new PingWebSocketFrame(), channel.voidPromise());
+            if (!stopped && channel.isActive()) {
+                channel.write(new PingWebSocketFrame(), unwatched);
                 markDirty();
             }
         });
@@ -119,14 +148,15 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
     }
 
     private void write(Outbound out) {
+        if (stopped) {
+            return;
+        }
         if (out instanceof Outbound.Close asked) {
             close = asked;
             return;
         }
         if (!channel.isActive()) {
-            // The client is gone: the session ends with its inbound; nothing more to write.
-            cancel();
-            finished.tryEmitEmpty();
+            gone();
             return;
         }
         Outbound.Frame frame = (Outbound.Frame) out;
@@ -134,9 +164,19 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
             ChannelHandlerContext encoder = channel.pipeline().context(WebSocketFrameEncoder.class);
             encoded = encoder == null ? channel : encoder;
         }
-        ByteBuf message = batch.encoded(frame.json(), channel.alloc());
+        ByteBuf message;
+        try {
+            message = batch.encoded(frame.json(), channel.alloc());
+        } catch (RuntimeException | OutOfMemoryError failure) {
+            // This session only: the loop's other sessions still get the change.
+            stopped = true;
+            cancel();
+            finished.tryEmitError(failure);
+            channel.close();
+            return;
+        }
         if (++sinceRequest < REPLENISH) {
-            encoded.write(message, encoded.voidPromise());
+            encoded.write(message, unwatched);
         } else {
             sinceRequest = 0;
             ChannelFuture written = encoded.write(message);
@@ -147,6 +187,8 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
                 written.addListener(done -> {
                     if (done.isSuccess()) {
                         upstream.request(REPLENISH);
+                    } else {
+                        channel.close(); // and its close future stops the writer
                     }
                 });
             }
@@ -211,8 +253,8 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
         ByteBuf encoded(byte[] json, ByteBufAllocator allocator) {
             if (json != lastJson) {
                 forgetEncoded();
-                lastJson = json;
                 lastEncoded = textFrame(json, allocator);
+                lastJson = json;
             }
             return lastEncoded.retainedDuplicate();
         }

@@ -119,6 +119,12 @@ public final class RawWsClient implements AutoCloseable {
         out.flush();
     }
 
+    /** Drops the connection at once, with a TCP reset and no close frame: a client that vanished. */
+    public void abort() throws IOException {
+        socket.setSoLinger(true, 0);
+        socket.close();
+    }
+
     @Override
     public void close() throws IOException {
         socket.close();
