@@ -49,7 +49,8 @@ class ChangeStreamLimitsTest extends IntegrationTest {
         List<WsClient> open = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
-                open.add(WsClient.connect(port, user.token()));
+                // Answered, so its session is open on the server (the handshake completes before it is).
+                open.add(WsClient.connect(port, user.token()).subscribe("user_changes"));
             }
             assertThat(WsClient.handshakeStatus(port, user.token())).isEqualTo(429);
             assertThat(WsClient.handshakeStatus(port, newUser("Someone Else").token())).as("other users unaffected")
@@ -159,7 +160,8 @@ class ChangeStreamLimitsTest extends IntegrationTest {
         List<WsClient> open = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
-                open.add(WsClient.connect(port, user.token()));
+                // Answered, so its session is open on the server (the handshake completes before it is).
+                open.add(WsClient.connect(port, user.token()).subscribe("user_changes"));
             }
             client.get().uri("/api/changes/stream?channel=post_changes").header(HttpHeaders.AUTHORIZATION, user.bearer())
                     .exchange().expectStatus().isEqualTo(429)
