@@ -43,6 +43,9 @@ class ChangeStreamLimitsTest extends IntegrationTest {
     @Autowired
     ChangeFrames frames;
 
+    @Autowired
+    ChangeStreamMetrics metrics;
+
     @Test
     void pastItsSessionLimitAUsersUpgradeAnswers429() {
         Account user = newUser("Many Tabs");
@@ -151,6 +154,41 @@ class ChangeStreamLimitsTest extends IntegrationTest {
             if (table.equals(frame.path("table").asString())) {
                 return frame;
             }
+        }
+    }
+
+    /**
+     * A client whose socket is full is asked for no frames, so its session has nothing to write: when
+     * it then vanishes, the closed connection alone must end the session and give its slot back, well
+     * before any ping would notice (every 30 s).
+     */
+    @Test
+    void aStalledClientThatVanishesGivesItsSessionBackAtOnce() throws Exception {
+        Account author = newUser("Flood");
+        Account user = newUser("Vanishing");
+        double overflowsBefore = metrics.overflows.count();
+        List<WsClient> open = new ArrayList<>();
+        try {
+            RawWsClient stalled = RawWsClient.connect(port, user.token(), 16 * 1024);
+            stalled.sendText("{\"type\":\"subscribe\",\"channel\":\"post_changes\"}");
+            assertThat(stalled.nextText()).contains("subscribed");
+            for (int i = 0; i < 2; i++) {
+                open.add(WsClient.connect(port, user.token()).subscribe("user_changes"));
+            }
+            assertThat(WsClient.handshakeStatus(port, user.token())).as("the user's sessions are all taken")
+                    .isEqualTo(429);
+
+            // Far more than the socket buffers and the session's buffer hold: the stalled session
+            // overflows, and its writer waits on a full socket.
+            db.sql("INSERT INTO posts (author_id, title, body)"
+                            + " SELECT $1, 'bulk-' || g, repeat('x', 4000) FROM generate_series(1, 3000) AS g")
+                    .bind(0, author.id()).fetch().rowsUpdated().block();
+            await().atMost(Duration.ofSeconds(30)).until(() -> metrics.overflows.count() > overflowsBefore);
+
+            stalled.abort();
+            await().atMost(Duration.ofSeconds(15)).until(() -> WsClient.handshakeStatus(port, user.token()) == 101);
+        } finally {
+            open.forEach(WsClient::close);
         }
     }
 
