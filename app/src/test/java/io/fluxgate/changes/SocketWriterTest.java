@@ -101,13 +101,13 @@ class SocketWriterTest {
         byte[] change = "{\"type\":\"database_change\"}".getBytes(StandardCharsets.UTF_8);
         ByteBuf toFirstSocket = batch.encoded(change, ByteBufAllocator.DEFAULT);
         ByteBuf toSecondSocket = batch.encoded(change, ByteBufAllocator.DEFAULT);
-        ByteBuf shared = toFirstSocket.unwrap();
-        assertThat(toSecondSocket.unwrap()).as("one encoding for both").isSameAs(shared);
+        // Duplicates share their buffer's count: one encoding, held by the batch and by both writes.
+        assertThat(toSecondSocket.refCnt()).as("one encoding for both").isEqualTo(3);
 
         batch.run(); // the loop's turn ends
         toFirstSocket.release(); // as each socket's write does
         toSecondSocket.release();
-        assertThat(shared.refCnt()).isZero();
+        assertThat(toFirstSocket.refCnt()).isZero();
         channel.finishAndReleaseAll();
     }
 

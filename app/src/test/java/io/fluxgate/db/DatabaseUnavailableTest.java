@@ -35,7 +35,9 @@ class DatabaseUnavailableTest {
 
     @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
             // Its own cache key space: a user cached by another context must not answer for the database.
-            properties = {"spring.flyway.enabled=false", "fluxgate.cache.key-prefix=fluxgate-test-db-down:"})
+            properties = {"spring.flyway.enabled=false", "fluxgate.cache.key-prefix=fluxgate-test-db-down:",
+                    // The production default, which the test profile raises for busy machines.
+                    "fluxgate.db.pools.primary.acquire-timeout=2s", "fluxgate.db.pools.analytics.acquire-timeout=2s"})
     @AutoConfigureWebTestClient(timeout = "10s")
     @ActiveProfiles("test")
     abstract static class Contract {
