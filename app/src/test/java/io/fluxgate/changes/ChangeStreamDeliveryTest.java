@@ -188,9 +188,13 @@ class ChangeStreamDeliveryTest extends IntegrationTest {
             cursor = seen.path("cursor").asString();
         }
         List<String> missed = new ArrayList<>();
-        for (int i = 0; i < 5; i++) {
-            missed.add("missed-" + i);
-            createPost(author, "missed-" + i);
+        try (WsClient observer = WsClient.connect(port, newUser("Observer").token()).subscribe("post_changes")) {
+            for (int i = 0; i < 5; i++) {
+                missed.add("missed-" + i);
+                createPost(author, "missed-" + i);
+            }
+            // Once published: a session opened earlier would get them live too, as the author's own.
+            observer.next(5);
         }
         try (WsClient ws = WsClient.connect(port, author.token())) {
             ws.resume("post_changes", cursor);
