@@ -238,6 +238,8 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
 
         private final EventLoop loop;
         private List<SocketWriter> dirty = new ArrayList<>();
+        /** The list flushed last, reused for the next turn: no list allocated per change. */
+        private List<SocketWriter> spare = new ArrayList<>();
         private boolean scheduled;
         private byte[] lastJson;
         private ByteBuf lastEncoded;
@@ -282,11 +284,13 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
             forgetEncoded();
             // A flush may complete writes whose listeners write again: they go into the next batch.
             List<SocketWriter> batch = dirty;
-            dirty = new ArrayList<>(batch.size());
+            dirty = spare;
             for (SocketWriter writer : batch) {
                 writer.dirty = false;
                 writer.channel.flush();
             }
+            batch.clear();
+            spare = batch;
         }
     }
 
