@@ -2,6 +2,8 @@ package io.fluxgate.changes;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +35,10 @@ final class AuthoritySweep {
             open.add(session);
             return frames.doFinally(signal -> open.remove(session));
         });
+    }
+
+    Collection<ChangeSession> open() {
+        return Collections.unmodifiableSet(open);
     }
 
     /** Ends every open session with {@code close} (a shutdown). */

@@ -64,7 +64,7 @@ class ChangeEventStream {
                     .then(Mono.defer(() -> {
                         // The stream has no client messages after the query string: it ends when the client goes.
                         Flux<ClientMessage> inbound = Flux.fromIterable(subscribes).concatWith(Flux.never());
-                        Flux<Outbound> session = sessions.serve(caller,
+                        Flux<Outbound> session = sessions.serve(caller, "sse",
                                 ChangeStreamConfiguration.eventLoopOf(request.exchange().getRequest()), inbound);
                         Flux<ServerSentEvent<String>> events = session.map(this::toEvent);
                         Flux<ServerSentEvent<String>> keepAlive = Flux.interval(KEEP_ALIVE, KEEP_ALIVE)

@@ -75,6 +75,7 @@ class ChangeFeed {
         return Flux.defer(() -> {
             Position from = last.get();
             AtomicInteger pending = new AtomicInteger();
+            interest.buffered(pending);
             Queue<ChangeEvent> queue = Queues.<ChangeEvent>unbounded(16).get();
             Sinks.Many<ChangeEvent> buffer = Sinks.many().unicast().onBackpressureBuffer(queue);
             ChangeHub.Subscription[] live = new ChangeHub.Subscription[1];
@@ -92,8 +93,14 @@ class ChangeFeed {
             Flux<ChangeEvent> catchUp = from.compareTo(hub.head()) >= 0 ? Flux.empty()
                     : catchUp(from, interest.logFilter())
                             .filter(interest::mayWant)
-                            .doOnSubscribe(s -> metrics.replaying.incrementAndGet())
-                            .doFinally(s -> metrics.replaying.decrementAndGet())
+                            .doOnSubscribe(s -> {
+                                metrics.replaying.incrementAndGet();
+                                interest.catchingUp(true);
+                            })
+                            .doFinally(s -> {
+                                metrics.replaying.decrementAndGet();
+                                interest.catchingUp(false);
+                            })
                             .publishOn(scheduler);
             return Flux.concat(catchUp, buffer.asFlux().doOnNext(event -> pending.decrementAndGet()))
                     .filter(event -> event.position().isAfter(last.get()))

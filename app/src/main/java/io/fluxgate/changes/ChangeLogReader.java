@@ -17,11 +17,12 @@ import reactor.core.publisher.Mono;
  */
 final class ChangeLogReader {
 
-    private static final String SELECT = "SELECT c.commit_seq, l.id, l.channel, l.table_name, l.operation,"
+    private static final String EVENTS = "SELECT c.commit_seq, l.id, l.channel, l.table_name, l.operation,"
             + " l.row_data, l.user_ids, c.committed_at"
-            + " FROM change_commit c JOIN change_log l ON l.tx_id = c.tx_id"
-            + " WHERE c.commit_seq >= $1 AND (c.commit_seq > $1 OR l.id > $2)";
+            + " FROM change_commit c JOIN change_log l ON l.tx_id = c.tx_id";
+    private static final String SELECT = EVENTS + " WHERE c.commit_seq >= $1 AND (c.commit_seq > $1 OR l.id > $2)";
     private static final String ORDER = " ORDER BY c.commit_seq, l.id LIMIT $3";
+    private static final String AT = EVENTS + " WHERE c.commit_seq = $1 AND l.id = $2";
 
     private final DatabaseClient db;
     private final ChangeFrames frames;
@@ -98,6 +99,11 @@ final class ChangeLogReader {
             spec = spec.bind(i, binds.get(i));
         }
         return spec.map(this::toEvent).all();
+    }
+
+    /** The logged event at exactly {@code position}; empty when the log does not hold it (now). */
+    Mono<ChangeEvent> at(Position position) {
+        return db.sql(AT).bind(0, position.commitSeq()).bind(1, position.logId()).map(this::toEvent).one();
     }
 
     /** The newest position in the log, or the origin when it is empty. */

@@ -1,7 +1,9 @@
 package io.fluxgate.changes;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -11,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.fluxgate.security.Caller;
@@ -68,21 +71,31 @@ final class ChangeSession {
             List<LiveChangeSource> liveSources, Authority authority, int maxSubscriptions) {
     }
 
+    private static final AtomicLong IDS = new AtomicLong();
+
+    private final String id = Long.toString(IDS.incrementAndGet());
+    private final String transport;
+    private final Instant connectedAt = Instant.now();
     private final Context context;
     private final ChangeFrames frames;
     private final Executor executor;
     private final Interest interest;
     private volatile Caller caller;
+    /** A resume or snapshot is being read for this session (its feed's catch-ups are the feed's to tell). */
+    private volatile boolean replaying;
     /** Why the session must end (expiry, revocation, shutdown): set from outside the serial step. */
     private final Sinks.One<Outbound.Close> ending = Sinks.one();
 
     // Touched only inside the sequential step, except where marked volatile.
     private final Map<String, Subscription> subscriptions = new LinkedHashMap<>();
-    private Map<String, List<Subscription>> byChannel = Map.of();
+    /** Immutable, replaced on every change; also read by the inspector. */
+    private volatile Map<String, List<Subscription>> byChannel = Map.of();
     /** Live-only channels subscribed to; read by their sources' threads. */
     private volatile Set<String> liveChannels = Set.of();
     private Position sessionStart;
+    /** Also read, racily, by the inspector: a monitoring view may be a moment stale. */
     private Position lastProcessed;
+    private Instant lastCommittedAt;
     /**
      * Per channel, the position a resume or snapshot read the log up to: it sent the related events
      * of that channel up to there, so the feed's copies are not sent again as related.
@@ -93,8 +106,9 @@ final class ChangeSession {
      * @param executor where this session's events are handed over: its socket's event loop, or null
      *        to take them on whatever thread delivers them
      */
-    ChangeSession(Caller caller, Context context, Executor executor) {
+    ChangeSession(Caller caller, String transport, Context context, Executor executor) {
         this.caller = caller;
+        this.transport = transport;
         this.context = context;
         this.frames = context.frames();
         this.executor = executor;
@@ -127,6 +141,36 @@ final class ChangeSession {
         return caller;
     }
 
+    String id() {
+        return id;
+    }
+
+    /** The current subscriptions, ordered by id. Read from other threads (the inspector). */
+    List<Subscription> subscriptionList() {
+        return byChannel.values().stream().flatMap(List::stream)
+                .sorted(Comparator.comparing(Subscription::id)).toList();
+    }
+
+    /**
+     * What the inspector shows of this session. Read from another thread, so it may be a moment
+     * stale. The lag is the age of the last event it handled while it has more waiting, else 0.
+     */
+    ChangeInspector.SessionView view(Instant now) {
+        List<ChangeInspector.SubscriptionView> views = subscriptionList().stream()
+                .map(subscription -> new ChangeInspector.SubscriptionView(subscription.id(), subscription.channel(),
+                        subscription.filter() == null ? null : subscription.filter().spec(),
+                        subscription.columns() == null ? null : subscription.columns().stream().sorted().toList()))
+                .toList();
+        int buffered = interest.buffered();
+        boolean reading = replaying || interest.catchingUp();
+        Instant committed = lastCommittedAt;
+        long lagMs = (buffered > 0 || reading) && committed != null
+                ? Math.max(0, Duration.between(committed, now).toMillis()) : 0;
+        Position last = lastProcessed;
+        return new ChangeInspector.SessionView(id, caller.id(), transport, views, buffered, reading, lagMs,
+                last == null ? null : last.toCursor(), connectedAt);
+    }
+
     /** Ends the session with {@code close} at once, whatever its serial step is doing. */
     void end(Outbound.Close close) {
         ending.tryEmitValue(close);
@@ -153,7 +197,7 @@ final class ChangeSession {
             return Flux.just(frames.pong());
         }
         if (input instanceof ClientMessage.Resume resume) {
-            return resumeAll(resume.cursor());
+            return replaying(resumeAll(resume.cursor()));
         }
         if (input instanceof ClientMessage.Auth auth) {
             return auth(auth.token());
@@ -175,6 +219,7 @@ final class ChangeSession {
                 return Flux.empty();
             }
             lastProcessed = event.position();
+            lastCommittedAt = event.committedAt();
         }
         Outbound.Frame frame = frameFor(event);
         // A scalar result: concatMap takes it without subscribing to an inner publisher.
@@ -324,7 +369,12 @@ final class ChangeSession {
         subscription = subscription.from(cursor == null ? live : Position.max(live, cursor));
         subscriptions.put(id, subscription);
         subscriptionsChanged();
-        return ack.concatWith(request.snapshot() ? snapshot(subscription) : resume(subscription, cursor, live));
+        return ack.concatWith(replaying(request.snapshot() ? snapshot(subscription) : resume(subscription, cursor, live)));
+    }
+
+    /** Marks the session as replaying while {@code reading} runs (the inspector shows it). */
+    private Flux<Outbound> replaying(Flux<Outbound> reading) {
+        return reading.doFirst(() -> replaying = true).doFinally(signal -> replaying = false);
     }
 
     /**

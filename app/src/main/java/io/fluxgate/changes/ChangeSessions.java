@@ -1,6 +1,7 @@
 package io.fluxgate.changes;
 
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -84,7 +85,7 @@ class ChangeSessions implements SmartLifecycle {
      *
      * @param executor the connection's event loop (events are handed over there), or null
      */
-    Flux<Outbound> serve(Caller caller, Executor executor, Flux<ClientMessage> inbound) {
+    Flux<Outbound> serve(Caller caller, String transport, Executor executor, Flux<ClientMessage> inbound) {
         return Flux.defer(() -> {
             if (!running) {
                 return Flux.just(SHUTTING_DOWN);
@@ -94,7 +95,7 @@ class ChangeSessions implements SmartLifecycle {
                 return Flux.just(TOO_MANY_SESSIONS);
             }
             metrics.sessions.incrementAndGet();
-            ChangeSession session = new ChangeSession(caller, context, executor);
+            ChangeSession session = new ChangeSession(caller, transport, context, executor);
             return sweep.track(session, Flux.defer(() -> {
                         // A shutdown that began as this session opened, after the sweep ended the others.
                         if (!running) {
@@ -107,6 +108,11 @@ class ChangeSessions implements SmartLifecycle {
                         metrics.sessions.decrementAndGet();
                     });
         });
+    }
+
+    /** The sessions open on this replica, for the inspector. */
+    Collection<ChangeSession> open() {
+        return sweep.open();
     }
 
     /**

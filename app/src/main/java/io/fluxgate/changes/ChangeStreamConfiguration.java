@@ -12,6 +12,8 @@ import io.netty.channel.EventLoop;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
 
+import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
+
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -27,13 +29,14 @@ import org.springframework.web.reactive.HandlerMapping;
 import org.springframework.web.reactive.handler.SimpleUrlHandlerMapping;
 import org.springframework.web.reactive.config.WebFluxConfigurer;
 import org.springframework.web.reactive.function.server.RouterFunction;
-import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.reactive.socket.WebSocketHandler;
 import org.springframework.web.reactive.socket.server.WebSocketService;
 import org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
+
+import static io.fluxgate.web.ApiDocs.doc;
 
 @Configuration(proxyBeanMethods = false)
 class ChangeStreamConfiguration {
@@ -97,7 +100,17 @@ class ChangeStreamConfiguration {
     /** The same stream over Server-Sent Events. */
     @Bean
     RouterFunction<ServerResponse> changeEventStreamRouter(ChangeEventStream stream) {
-        return RouterFunctions.route().GET("/api/changes/stream", stream::stream).build();
+        return SpringdocRouteBuilder.route()
+                .GET("/api/changes/stream", stream::stream, doc("changes", "changeStream",
+                                "The change stream as Server-Sent Events (see the WebSocket protocol for the frames)")
+                        .query("channel", "a channel to subscribe to; repeatable")
+                        .query("filter", "a row filter (JSON), with one channel only")
+                        .query("columns", "comma-separated fields of data to send")
+                        .query("snapshot", "true: the matching rows first, then the changes after them")
+                        .answers(200, "text/event-stream",
+                                "database_change, snapshot, snapshot_end and resync_required events; id is the cursor")
+                        .errors(400, 429))
+                .build();
     }
 
     /** Change-log reads for sessions that resume or catch up, on the analytics pool. */

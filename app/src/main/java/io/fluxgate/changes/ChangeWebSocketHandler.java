@@ -95,7 +95,7 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 .publish(1)
                 .autoConnect();
 
-        Mono<Void> written = writer.write(sessions.serve(caller, channel.eventLoop(), inbound))
+        Mono<Void> written = writer.write(sessions.serve(caller, "websocket", channel.eventLoop(), inbound))
                 .flatMap(close -> socket.close(new CloseStatus(close.code(), close.reason())));
 
         Duration interval = properties.pingInterval();

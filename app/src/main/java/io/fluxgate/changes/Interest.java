@@ -1,5 +1,7 @@
 package io.fluxgate.changes;
 
+import java.util.concurrent.atomic.AtomicInteger;
+
 /**
  * What one session wants, shared with its feed: the session changes the route as the client
  * subscribes and unsubscribes, the feed's hub subscription follows at once. The change-log filter is
@@ -11,6 +13,9 @@ final class Interest {
     private volatile ChangeLogReader.Filter logFilter;
     private volatile Route route = Route.NOTHING;
     private ChangeHub.Subscription attached;
+    /** The feed's live events waiting for the session, and whether it is catching up: for the inspector. */
+    private volatile AtomicInteger buffered = new AtomicInteger();
+    private volatile boolean catchingUp;
 
     Interest(ChangeLogReader.Filter logFilter) {
         this.logFilter = logFilter;
@@ -26,6 +31,23 @@ final class Interest {
 
     boolean mayWant(ChangeEvent event) {
         return route.mayWant(event);
+    }
+
+    int buffered() {
+        return Math.max(0, buffered.get());
+    }
+
+    boolean catchingUp() {
+        return catchingUp;
+    }
+
+    /** The counter of the feed's current buffer (a feed starting over gets a new one). */
+    void buffered(AtomicInteger pending) {
+        buffered = pending;
+    }
+
+    void catchingUp(boolean now) {
+        catchingUp = now;
     }
 
     /** A new token may change what the caller could be sent; a feed's next catch-up reads with it. */

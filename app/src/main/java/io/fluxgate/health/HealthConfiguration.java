@@ -2,12 +2,14 @@ package io.fluxgate.health;
 
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.ReactiveHealthIndicator;
+import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
+
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
-import static org.springframework.web.reactive.function.server.RouterFunctions.route;
+import static io.fluxgate.web.ApiDocs.doc;
 
 /**
  * {@code GET /health/database} and the Actuator indicators built from the same checks. The probe
@@ -18,9 +20,11 @@ class HealthConfiguration {
 
     @Bean
     RouterFunction<ServerResponse> healthRouter(DependencyChecks checks) {
-        return route()
+        return SpringdocRouteBuilder.route()
                 .GET("/health/database", request -> checks.report().flatMap(report ->
-                        ServerResponse.status(report.healthy() ? 200 : 503).bodyValue(report)))
+                        ServerResponse.status(report.healthy() ? 200 : 503).bodyValue(report)),
+                        doc("health", "databaseHealth", "Every dependency's check; 503 when one is unhealthy")
+                                .open().ok(HealthReport.class).answers(503, "A check failed", HealthReport.class))
                 .build();
     }
 

@@ -1,5 +1,6 @@
 package io.fluxgate.posts;
 
+import io.swagger.v3.oas.annotations.media.Schema;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Size;
 
@@ -9,6 +10,7 @@ final class PostRequests {
     private PostRequests() {
     }
 
+    @Schema(name = "NewPost")
     record Create(
             @NotNull(message = "Title is required")
             @Size(max = 200, message = "Title cannot exceed 200 characters")
@@ -25,6 +27,7 @@ final class PostRequests {
     }
 
     /** Absent fields stay as they are. */
+    @Schema(name = "PostPatch")
     record Patch(
             @Size(min = 1, message = "Title is required")
             @Size(max = 200, message = "Title cannot exceed 200 characters")

@@ -1,23 +1,34 @@
 package io.fluxgate.posts;
 
+import io.fluxgate.web.KeysetPage;
+import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
+
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
-import static org.springframework.web.reactive.function.server.RouterFunctions.route;
+import static io.fluxgate.web.ApiDocs.doc;
 
 @Configuration(proxyBeanMethods = false)
 class PostRoutes {
 
+    private static final String TAG = "posts";
+
     @Bean
     RouterFunction<ServerResponse> postRouter(PostHandler posts) {
-        return route().path("/api/posts", builder -> builder
-                        .GET("", posts::list)
-                        .POST("", posts::create)
-                        .GET("/{id}", posts::get)
-                        .PATCH("/{id}", posts::update)
-                        .DELETE("/{id}", posts::delete))
+        return SpringdocRouteBuilder.route()
+                .GET("/api/posts", posts::list, doc(TAG, "listPosts", "Posts, newest first, a keyset page at a time")
+                        .query("after", "nextCursor of the previous page").query("authorId", "only this author's posts")
+                        .query("limit", "1..100, default 50").ok(KeysetPage.class).errors(400))
+                .POST("/api/posts", posts::create, doc(TAG, "createPost", "A post by the caller")
+                        .body(PostRequests.Create.class).created(Post.class))
+                .GET("/api/posts/{id}", posts::get, doc(TAG, "getPost", "One post")
+                        .path("id").ok(Post.class).errors(400, 404))
+                .PATCH("/api/posts/{id}", posts::update, doc(TAG, "updatePost", "Change a post (its author or an admin)")
+                        .path("id").body(PostRequests.Patch.class).ok(Post.class).errors(403, 404))
+                .DELETE("/api/posts/{id}", posts::delete, doc(TAG, "deletePost", "Delete a post (its author or an admin)")
+                        .path("id").noContent().errors(400, 403, 404))
                 .build();
     }
 }

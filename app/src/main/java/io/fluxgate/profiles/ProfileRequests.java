@@ -1,5 +1,6 @@
 package io.fluxgate.profiles;
 
+import io.swagger.v3.oas.annotations.media.Schema;
 import java.util.List;
 
 import io.fluxgate.security.BcryptSafe;
@@ -29,6 +30,7 @@ final class ProfileRequests {
     private ProfileRequests() {
     }
 
+    @Schema(name = "NewProfile")
     record Create(
             @PersonName String name,
             @EmailAddress String email,
@@ -50,6 +52,7 @@ final class ProfileRequests {
     }
 
     /** Absent fields stay as they are. A new password is hashed before it is stored. */
+    @Schema(name = "ProfilePatch")
     record Patch(
             @PersonNameUpdate String name,
             @Size(min = 8, message = "Password must be at least 8 characters")
@@ -106,6 +109,7 @@ final class ProfileRequests {
     record Notifications(Boolean email, Boolean push) {
     }
 
+    @Schema(name = "LocationInput")
     record Location(
             @NotNull(message = "Longitude is required")
             @DecimalMin(value = "-180", message = "Longitude must be between -180 and 180")

@@ -78,7 +78,8 @@ class SecurityConfiguration {
                         .pathMatchers(HttpMethod.POST, "/api/auth/register", "/api/auth/login").permitAll()
                         .pathMatchers("/actuator/health", "/actuator/health/**", "/actuator/info",
                                 "/actuator/prometheus", "/health/**").permitAll()
-                        .pathMatchers("/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**", "/webjars/**").permitAll()
+                        .pathMatchers("/v3/api-docs", "/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**",
+                                "/webjars/**", "/console", "/console/**").permitAll()
                         .pathMatchers("/actuator/**").hasRole(TokenService.ADMIN)
                         .pathMatchers("/api/admin/**").hasRole(TokenService.ADMIN)
                         .pathMatchers(HttpMethod.POST, "/api/users/batch", "/api/accounts/*/deposit",

@@ -1,5 +1,6 @@
 package io.fluxgate.users;
 
+import io.swagger.v3.oas.annotations.media.Schema;
 import io.fluxgate.web.Constraints.EmailAddress;
 import io.fluxgate.web.Constraints.EmailAddressUpdate;
 import io.fluxgate.web.Constraints.NewPassword;
@@ -63,6 +64,7 @@ final class UserRequests {
     }
 
     /** Absent fields stay as they are; an empty avatar or bio clears it. Only admins may send status. */
+    @Schema(name = "UserPatch")
     record Patch(
             @PersonNameUpdate
             String name,

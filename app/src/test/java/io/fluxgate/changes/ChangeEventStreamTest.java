@@ -177,11 +177,4 @@ class ChangeEventStreamTest extends IntegrationTest {
                 .header("Last-Event-ID", "not-a-cursor").exchange().expectStatus().isBadRequest();
         client.get().uri("/api/changes/stream?channel=post_changes").exchange().expectStatus().isUnauthorized();
     }
-
-    private long createPost(Account as, String title) {
-        return client.post().uri("/api/posts").header(HttpHeaders.AUTHORIZATION, as.bearer())
-                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("title", title, "body", "body"))
-                .exchange().expectStatus().isCreated()
-                .expectBody(JsonNode.class).returnResult().getResponseBody().path("id").asLong();
-    }
 }

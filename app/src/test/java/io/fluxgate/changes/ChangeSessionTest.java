@@ -79,7 +79,7 @@ class ChangeSessionTest {
         ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), checks,
                 properties.maxSubscriptionsPerSession());
         sweep = new AuthoritySweep(checks);
-        ChangeSession session = new ChangeSession(caller, context, null);
+        ChangeSession session = new ChangeSession(caller, "test", context, null);
         return StepVerifier.create(sweep.track(session, session.run(client.flux()))
                 .map(out -> out instanceof Outbound.Frame frame ? JSON.readTree(frame.json())
                         : JSON.valueToTree(Map.of("type", "close", "code", ((Outbound.Close) out).code()))));
@@ -242,7 +242,7 @@ class ChangeSessionTest {
         ChangeSession.Context context = new ChangeSession.Context(feed, null, frames, metrics, List.of(), authority, 3);
         List<reactor.core.Disposable> running = new java.util.ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            ChangeSession session = new ChangeSession(shared, context, null);
+            ChangeSession session = new ChangeSession(shared, "test", context, null);
             running.add(counting.track(session, session.run(reactor.core.publisher.Flux.never())).subscribe());
         }
         counting.sweep().block(WAIT);

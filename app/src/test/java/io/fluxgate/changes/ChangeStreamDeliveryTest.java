@@ -182,7 +182,7 @@ class ChangeStreamDeliveryTest extends IntegrationTest {
         String cursor;
         try (WsClient ws = WsClient.connect(port, author.token())) {
             ws.subscribe("post_changes");
-            createPost(author, "seen");
+            commitPost(author, "seen");
             JsonNode seen = ws.next();
             assertThat(title(seen)).isEqualTo("seen");
             cursor = seen.path("cursor").asString();
@@ -191,7 +191,7 @@ class ChangeStreamDeliveryTest extends IntegrationTest {
         try (WsClient observer = WsClient.connect(port, newUser("Observer").token()).subscribe("post_changes")) {
             for (int i = 0; i < 5; i++) {
                 missed.add("missed-" + i);
-                createPost(author, "missed-" + i);
+                commitPost(author, "missed-" + i);
             }
             // Once published: a session opened earlier would get them live too, as the author's own.
             observer.next(5);
@@ -199,7 +199,7 @@ class ChangeStreamDeliveryTest extends IntegrationTest {
         try (WsClient ws = WsClient.connect(port, author.token())) {
             ws.resume("post_changes", cursor);
             assertThat(ws.next(5)).extracting(ChangeStreamDeliveryTest::title).containsExactlyElementsOf(missed);
-            createPost(author, "live");
+            commitPost(author, "live");
             assertThat(title(ws.next())).isEqualTo("live");
             ws.assertQuietFor(Duration.ofMillis(300));
         }
@@ -210,14 +210,14 @@ class ChangeStreamDeliveryTest extends IntegrationTest {
         Account author = newUser("Late");
         String cursor;
         try (WsClient ws = WsClient.connect(port, author.token())) {
-            createPost(author, "about to be pruned");
+            commitPost(author, "about to be pruned");
             cursor = ws.next().path("cursor").asString();
         }
         retention.prune(java.time.Instant.now().plusSeconds(60), 0).block();
         try (WsClient ws = WsClient.connect(port, author.token())) {
             ws.resume("post_changes", cursor);
             assertThat(ws.next().path("type").asString()).isEqualTo("resync_required");
-            createPost(author, "after the resync");
+            commitPost(author, "after the resync");
             assertThat(title(ws.next())).isEqualTo("after the resync");
         }
         try (WsClient ws = WsClient.connect(port, author.token())) {
@@ -226,7 +226,7 @@ class ChangeStreamDeliveryTest extends IntegrationTest {
         }
     }
 
-    private long createPost(Account author, String title) {
+    private long commitPost(Account author, String title) {
         return Tx.commitPost(connections, author.id(), title);
     }
 

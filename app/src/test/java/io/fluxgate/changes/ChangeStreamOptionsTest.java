@@ -127,11 +127,4 @@ class ChangeStreamOptionsTest extends IntegrationTest {
         return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims))
                 .getTokenValue();
     }
-
-    private long createPost(Account as, String title) {
-        return client.post().uri("/api/posts").header(HttpHeaders.AUTHORIZATION, as.bearer())
-                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("title", title, "body", "text of " + title))
-                .exchange().expectStatus().isCreated()
-                .expectBody(JsonNode.class).returnResult().getResponseBody().path("id").asLong();
-    }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import io.fluxgate.changes.ChangeHub;
 import io.fluxgate.changes.Position;
 import org.awaitility.Awaitility;
+import tools.jackson.databind.JsonNode;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -105,6 +106,14 @@ public abstract class IntegrationTest {
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     record UserBody(long id, String email) {
+    }
+
+    /** A post by {@code as}, through the API; its id. */
+    protected long createPost(Account as, String title) {
+        return client.post().uri("/api/posts").header(HttpHeaders.AUTHORIZATION, as.bearer())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("title", title, "body", "text of " + title))
+                .exchange().expectStatus().isCreated()
+                .expectBody(JsonNode.class).returnResult().getResponseBody().path("id").asLong();
     }
 
     protected WebTestClient.RequestHeadersSpec<?> get(Account as, String uri, Object... vars) {

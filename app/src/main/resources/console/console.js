@@ -1,0 +1,747 @@
+/*
+ * Fluxgate console (GET /console): signs in, subscribes to change channels over WebSocket or
+ * Server-Sent Events, shows events live with cursor and lag, disconnects and resumes from each
+ * subscription's last cursor, and for admins shows live sessions and explains deliveries.
+ * Data from the server or the user reaches the DOM only through textContent, value and attributes.
+ */
+(function () {
+  'use strict';
+
+  const MAX_ROWS = 500;
+  const MAX_LOG = 200;
+  const MAX_QUEUE = 5000;
+  const MAX_SEEN = 10000;
+  const PING_MS = 25000;
+  const SESSIONS_MS = 3000;
+  const TOKEN_KEY = 'fluxgate.token';
+  const USER_KEY = 'fluxgate.user';
+  const CLOSE_CODES = {
+    1000: 'normal', 1001: 'server shutting down', 1006: 'abnormal (refused or network lost)',
+    1008: 'policy violation', 1009: 'frame too large', 4001: 'token expired', 4003: 'access revoked'
+  };
+
+  const state = {
+    token: null,
+    owner: null, // user id the subscriptions, counters and rows below belong to
+    subs: [],
+    conn: null,
+    paused: false,
+    queue: [],
+    queueDropped: 0,
+    seen: new Set(),
+    counts: { received: 0, replayed: 0, duplicates: 0, snapshotRows: 0 },
+    lastCursor: '',
+    sessionsTimer: null,
+    sessionsLoading: false
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function log(message) {
+    const list = $('log');
+    list.insertBefore(el('li', null, new Date().toLocaleTimeString() + '  ' + message), list.firstChild);
+    while (list.childElementCount > MAX_LOG) list.lastElementChild.remove();
+  }
+
+  // ---- REST
+
+  function problemText(body, response) {
+    let text = (body && (body.detail || body.title)) || ('HTTP ' + response.status);
+    if (body && Array.isArray(body.errors) && body.errors.length) {
+      text += ': ' + body.errors.map((e) => e.field + ' ' + e.message).join('; ');
+    }
+    return text;
+  }
+
+  async function readJson(response) {
+    const text = await response.text();
+    try {
+      return text ? JSON.parse(text) : null;
+    } catch (notJson) {
+      return null;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (state.token) headers.Authorization = 'Bearer ' + state.token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (response.status === 401 && state.token) {
+      expireSession();
+      throw new Error('Session expired, sign in again');
+    }
+    const answer = await readJson(response);
+    if (!response.ok) throw new Error(problemText(answer, response));
+    return answer;
+  }
+
+  // ---- Auth
+
+  async function withButton(button, errorTarget, work) {
+    button.disabled = true;
+    errorTarget.textContent = '';
+    try {
+      await work();
+    } catch (err) {
+      errorTarget.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function login(email, password) {
+    const answer = await api('POST', '/api/auth/login', { email, password });
+    sessionStorage.setItem(TOKEN_KEY, answer.token);
+    sessionStorage.setItem(USER_KEY, JSON.stringify(answer.user));
+    showSignedIn(answer.token, answer.user);
+  }
+
+  function onSignIn(event) {
+    event.preventDefault();
+    withButton($('sign-in'), $('auth-error'), () => login($('email').value.trim(), $('password').value));
+  }
+
+  function onRegister() {
+    const name = $('name').value.trim();
+    const email = $('email').value.trim();
+    const password = $('password').value;
+    withButton($('register'), $('auth-error'), async () => {
+      await api('POST', '/api/auth/register', { name, email, password });
+      await login(email, password);
+    });
+  }
+
+  function showRegister() {
+    $('register-fields').hidden = false;
+    $('register').hidden = false;
+    $('show-register').hidden = true;
+    $('name').focus();
+  }
+
+  function showSignedIn(token, user) {
+    state.token = token;
+    if (state.owner !== user.id) resetUserData(user.id);
+    const roles = Array.isArray(user.roles) ? user.roles : [];
+    $('who').textContent = user.name + ' <' + user.email + '> (' + roles.join(', ') + ')';
+    $('password').value = '';
+    $('auth-error').textContent = '';
+    $('admin-error').textContent = '';
+    $('auth').hidden = true;
+    $('session-bar').hidden = false;
+    $('main').hidden = false;
+    $('admin').hidden = !roles.includes('ADMIN');
+  }
+
+  function signOut() {
+    disconnect();
+    stopSessionsAuto();
+    $('sessions-auto').checked = false;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(USER_KEY);
+    state.token = null;
+    $('main').hidden = true;
+    $('session-bar').hidden = true;
+    $('auth').hidden = false;
+    $('auth-error').textContent = '';
+  }
+
+  function expireSession() {
+    signOut();
+    $('auth-error').textContent = 'Session expired, sign in again';
+  }
+
+  function restoreSession() {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    try {
+      const user = JSON.parse(sessionStorage.getItem(USER_KEY));
+      if (token && user) showSignedIn(token, user);
+    } catch (corrupt) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(USER_KEY);
+    }
+  }
+
+  /** Another user signed in: their subscriptions, counters and events start empty. */
+  function resetUserData(userId) {
+    state.owner = userId;
+    state.subs = [];
+    state.queue = [];
+    state.queueDropped = 0;
+    state.seen.clear();
+    state.counts = { received: 0, replayed: 0, duplicates: 0, snapshotRows: 0 };
+    state.lastCursor = '';
+    $('events').tBodies[0].replaceChildren();
+    $('log').replaceChildren();
+    renderSubscriptions();
+    renderCounters();
+  }
+
+  // ---- Subscriptions
+
+  function parseForm() {
+    const filterText = $('filter').value.trim();
+    let filter = null;
+    if (filterText) {
+      try {
+        filter = JSON.parse(filterText);
+      } catch (err) {
+        throw new Error('Filter is not valid JSON: ' + err.message);
+      }
+      if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
+        throw new Error('Filter must be a JSON object');
+      }
+    }
+    const columns = $('columns').value.split(',').map((c) => c.trim()).filter(Boolean);
+    return {
+      id: $('sub-id').value.trim() || nextSubId(),
+      channel: $('channel').value,
+      filter,
+      columns: columns.length ? columns : null,
+      snapshot: $('snapshot').checked,
+      cursor: null,
+      status: 'pending',
+      resuming: false,
+      view: null
+    };
+  }
+
+  function nextSubId() {
+    let n = 1;
+    while (state.subs.some((s) => s.id === 's' + n)) n++;
+    return 's' + n;
+  }
+
+  function onSubscribe(event) {
+    event.preventDefault();
+    $('form-error').textContent = '';
+    let sub;
+    try {
+      sub = parseForm();
+    } catch (err) {
+      $('form-error').textContent = err.message;
+      return;
+    }
+    // Same id: the server replaces that subscription, so the list does too.
+    removeSub(sub.id);
+    state.subs.push(sub);
+    $('sub-id').value = '';
+    renderSubscriptions();
+    sendSubscription(sub, false);
+    renderStatus();
+  }
+
+  function removeSub(id) {
+    const conn = state.conn;
+    if (conn && conn.kind === 'sse' && conn.streams.has(id)) {
+      conn.streams.get(id).controller.abort();
+      conn.streams.delete(id);
+    }
+    state.subs = state.subs.filter((s) => s.id !== id);
+  }
+
+  function unsubscribe(id) {
+    const conn = state.conn;
+    if (conn && conn.kind === 'ws' && conn.socket.readyState === WebSocket.OPEN) {
+      conn.socket.send(JSON.stringify({ type: 'unsubscribe', id }));
+    } else if (conn && conn.kind === 'sse') {
+      log('closed the SSE stream of ' + id);
+    }
+    removeSub(id);
+    renderSubscriptions();
+    renderStatus();
+  }
+
+  /** The list's items are built once per subscription and updated in place (no stale buttons). */
+  function renderSubscriptions() {
+    $('subscriptions').replaceChildren(...state.subs.map((sub) => {
+      if (!sub.view) sub.view = subscriptionItem(sub);
+      updateSubscription(sub);
+      return sub.view.item;
+    }));
+  }
+
+  function subscriptionItem(sub) {
+    const item = el('li', 'subscription');
+    item.setAttribute('data-id', sub.id);
+    const title = el('div', 'title', sub.id + ' · ' + sub.channel + ' ');
+    const badge = el('span', 'badge');
+    title.append(badge);
+    const options = 'filter ' + (sub.filter ? JSON.stringify(sub.filter) : '—') +
+      '  columns ' + (sub.columns ? sub.columns.join(',') : 'all') + (sub.snapshot ? '  snapshot' : '');
+    const cursor = el('div', 'detail cursor');
+    const button = el('button', 'unsubscribe', 'Unsubscribe');
+    button.type = 'button';
+    button.setAttribute('data-id', sub.id);
+    item.append(title, el('div', 'detail', options), cursor, button);
+    return { item, badge, cursor };
+  }
+
+  function updateSubscription(sub) {
+    sub.view.badge.textContent = sub.status;
+    sub.view.badge.setAttribute('data-status', sub.status);
+    sub.view.cursor.textContent = 'cursor ' + (sub.cursor || '—');
+  }
+
+  function findSub(id) {
+    return state.subs.find((s) => s.id === id) || null;
+  }
+
+  // ---- Connection (both transports)
+
+  function connect(resume) {
+    disconnect();
+    const transport = $('transport').value;
+    state.conn = transport === 'sse' ? openStreams(resume) : openSocket(resume);
+    log((resume ? 'resuming' : 'connecting') + ' over ' + (transport === 'sse' ? 'SSE' : 'WebSocket'));
+    renderStatus();
+  }
+
+  function disconnect() {
+    const conn = state.conn;
+    if (!conn) return;
+    if (conn.kind === 'ws') {
+      clearInterval(conn.pingTimer);
+      conn.socket.close(1000, 'Client disconnected');
+    } else {
+      conn.streams.forEach((stream) => stream.controller.abort());
+      log('SSE streams closed');
+    }
+    connectionEnded(conn);
+  }
+
+  /** The connection is gone: subscriptions wait for the next connect or resume. */
+  function connectionEnded(conn) {
+    if (state.conn !== conn) return;
+    state.conn = null;
+    state.subs.forEach((s) => {
+      s.status = 'pending';
+      updateSubscription(s);
+    });
+    renderStatus();
+  }
+
+  function sendSubscription(sub, resume) {
+    const conn = state.conn;
+    if (!conn) return;
+    if (conn.kind === 'sse') {
+      openStream(conn, sub, resume);
+    } else if (conn.socket.readyState === WebSocket.OPEN) {
+      conn.socket.send(JSON.stringify(subscribeMessage(sub, resume)));
+    }
+  }
+
+  function subscribeMessage(sub, resume) {
+    const message = { type: 'subscribe', channel: sub.channel, id: sub.id };
+    if (sub.filter) message.filter = sub.filter;
+    if (sub.columns) message.columns = sub.columns;
+    if (markResuming(sub, resume)) message.resumeFrom = sub.cursor;
+    else if (!resume && sub.snapshot) message.snapshot = true;
+    return message;
+  }
+
+  /** A resume sends a subscription's last cursor, when it has one; never a snapshot. */
+  function markResuming(sub, resume) {
+    sub.resuming = resume && Boolean(sub.cursor);
+    return sub.resuming;
+  }
+
+  function renderStatus() {
+    const conn = state.conn;
+    let status = 'disconnected';
+    if (conn && conn.kind === 'ws') {
+      status = conn.socket.readyState === WebSocket.OPEN ? 'connected' : 'connecting';
+    } else if (conn) {
+      const streams = Array.from(conn.streams.values());
+      status = streams.length === 0 || streams.some((s) => s.open) ? 'connected' : 'connecting';
+    }
+    $('status').textContent = status;
+    $('status').setAttribute('data-state', status);
+  }
+
+  // ---- WebSocket transport
+
+  function openSocket(resume) {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const url = scheme + '://' + location.host + '/ws/changes?access_token=' + encodeURIComponent(state.token);
+    const conn = { kind: 'ws', resumed: resume, socket: new WebSocket(url), pingTimer: null };
+    conn.socket.addEventListener('open', () => {
+      if (state.conn !== conn) return;
+      log('WebSocket open');
+      state.subs.forEach((sub) => sendSubscription(sub, resume));
+      conn.pingTimer = setInterval(() => conn.socket.send('{"type":"ping"}'), PING_MS);
+      renderStatus();
+    });
+    conn.socket.addEventListener('message', (event) => {
+      const frame = state.conn === conn ? parseFrame(event.data) : null;
+      if (frame) handleFrame(frame, null);
+    });
+    conn.socket.addEventListener('close', (event) => {
+      clearInterval(conn.pingTimer);
+      logClose('WebSocket', event.code, event.reason);
+      connectionEnded(conn);
+    });
+    return conn;
+  }
+
+  // ---- SSE transport: one fetch stream per subscription, parsed by hand (EventSource sends no headers)
+
+  function openStreams(resume) {
+    const conn = { kind: 'sse', resumed: resume, streams: new Map() };
+    state.subs.forEach((sub) => openStream(conn, sub, resume));
+    return conn;
+  }
+
+  function streamUrl(sub, resume) {
+    let url = '/api/changes/stream?channel=' + encodeURIComponent(sub.channel);
+    if (sub.filter) url += '&filter=' + encodeURIComponent(JSON.stringify(sub.filter));
+    if (sub.columns) url += '&columns=' + encodeURIComponent(sub.columns.join(','));
+    if (!resume && sub.snapshot) url += '&snapshot=true';
+    return url;
+  }
+
+  async function openStream(conn, sub, resume) {
+    const stream = { controller: new AbortController(), open: false };
+    conn.streams.set(sub.id, stream);
+    const headers = { Authorization: 'Bearer ' + state.token, Accept: 'text/event-stream' };
+    if (markResuming(sub, resume)) headers['Last-Event-ID'] = sub.cursor;
+    try {
+      const response = await fetch(streamUrl(sub, resume), { headers, signal: stream.controller.signal });
+      if (stream.controller.signal.aborted) return;
+      if (response.status === 401) {
+        expireSession();
+        return;
+      }
+      if (!response.ok) {
+        log('SSE stream for ' + sub.id + ' refused (' + response.status + '): ' +
+          problemText(await readJson(response), response));
+        disconnect();
+        return;
+      }
+      stream.open = true;
+      log('SSE stream open for ' + sub.id + ' (' + sub.channel + ')');
+      renderStatus();
+      await readEvents(response, (event) => handleSseEvent(event, sub));
+      log('SSE stream ended for ' + sub.id);
+    } catch (err) {
+      if (stream.controller.signal.aborted) return;
+      log('SSE stream failed for ' + sub.id + ': ' + err.message);
+    }
+    streamEnded(conn, sub, stream);
+  }
+
+  function streamEnded(conn, sub, stream) {
+    if (conn.streams.get(sub.id) !== stream) return;
+    conn.streams.delete(sub.id);
+    sub.status = 'pending';
+    updateSubscription(sub);
+    if (conn.streams.size === 0) connectionEnded(conn);
+    else renderStatus();
+  }
+
+  async function readEvents(response, onEvent) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    const push = sseParser(onEvent);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      push(decoder.decode(value, { stream: true }));
+    }
+    push(decoder.decode());
+  }
+
+  /** An event-stream parser: feed it text, it calls onEvent({type, data, id}) per complete event. */
+  function sseParser(onEvent) {
+    let buffer = '';
+    let data = [];
+    let type = '';
+    let id = null;
+    function field(line) {
+      if (line === '') {
+        if (data.length) onEvent({ type: type || 'message', data: data.join('\n'), id });
+        data = [];
+        type = '';
+        id = null;
+        return;
+      }
+      if (line.startsWith(':')) return;
+      const colon = line.indexOf(':');
+      const name = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (name === 'data') data.push(value);
+      else if (name === 'event') type = value;
+      else if (name === 'id') id = value;
+    }
+    return function push(text) {
+      buffer += text;
+      // A trailing \r may be the first half of \r\n: keep it until the next chunk.
+      const lines = buffer.split(/\r\n|\n|\r(?!$)/);
+      buffer = lines.pop();
+      lines.forEach(field);
+    };
+  }
+
+  function handleSseEvent(event, sub) {
+    const frame = parseFrame(event.data);
+    if (!frame) return;
+    if (!frame.type) frame.type = event.type;
+    if (frame.type === 'database_change' && !frame.cursor && event.id) frame.cursor = event.id;
+    handleFrame(frame, sub);
+  }
+
+  // ---- Frames (the same JSON on both transports)
+
+  function parseFrame(text) {
+    try {
+      return JSON.parse(text);
+    } catch (notJson) {
+      log('unreadable frame: ' + String(text).slice(0, 80));
+      return null;
+    }
+  }
+
+  function logClose(what, code, reason) {
+    const meaning = CLOSE_CODES[code] ? ' ' + CLOSE_CODES[code] : '';
+    log(what + ' closed: code ' + code + meaning + (reason ? ' (' + reason + ')' : ''));
+    if (code === 4001 || code === 4003) log('sign in again and press Resume to continue from the last cursor');
+  }
+
+  /** streamSub: the subscription an SSE stream belongs to; null on the WebSocket. */
+  function handleFrame(frame, streamSub) {
+    const channel = frame.channel ? ' ' + frame.channel : '';
+    switch (frame.type) {
+      case 'database_change': onChange(frame, streamSub); break;
+      case 'snapshot': onSnapshot(frame); break;
+      case 'subscribed':
+      case 'snapshot_end': onStarted(frame, streamSub); break;
+      case 'unsubscribed':
+        log('unsubscribed' + channel + (Array.isArray(frame.ids) ? ': ' + frame.ids.join(', ') : ''));
+        break;
+      case 'error':
+        log('error' + channel + ': ' + frame.error + (frame.detail ? ' — ' + frame.detail : ''));
+        break;
+      case 'resync_required':
+        log('resync_required' + channel + ': the cursor is past retention; subscribe again with a snapshot');
+        break;
+      case 'auth_ok': log('auth_ok, expires ' + frame.expiresAt); break;
+      case 'close': logClose('SSE stream', frame.code, frame.reason); break;
+      case 'pong': break;
+      default: log('unknown frame ' + frame.type);
+    }
+  }
+
+  /** subscribed / snapshot_end: the subscription is live; its cursor is where it starts. */
+  function onStarted(frame, streamSub) {
+    const sub = streamSub || (frame.id ? findSub(frame.id) : state.subs.find((s) => s.channel === frame.channel));
+    const name = sub ? sub.id + ' (' + frame.channel + ')' : frame.channel;
+    log(frame.type + ' ' + name + (frame.cursor ? ' cursor ' + frame.cursor : ''));
+    if (!sub) return;
+    sub.status = 'live';
+    // On a resume the replay follows `subscribed`; the resume cursor stays until replayed events move it.
+    if (frame.cursor && !(sub.resuming && frame.type === 'subscribed')) sub.cursor = frame.cursor;
+    updateSubscription(sub);
+  }
+
+  function onSnapshot(frame) {
+    const rows = Array.isArray(frame.data) ? frame.data.length : 0;
+    state.counts.snapshotRows += rows;
+    log('snapshot ' + frame.channel + '/' + frame.table + ': ' + rows + ' rows');
+    renderCounters();
+  }
+
+  function subsOf(frame, streamSub) {
+    if (streamSub) return [streamSub];
+    if (Array.isArray(frame.subscriptions)) return state.subs.filter((s) => frame.subscriptions.includes(s.id));
+    return state.subs.filter((s) => s.channel === frame.channel);
+  }
+
+  function onChange(frame, streamSub) {
+    const cursor = frame.cursor || '';
+    const duplicate = cursor !== '' && state.seen.has(cursor);
+    state.counts.received++;
+    if (state.conn && state.conn.resumed) state.counts.replayed++;
+    if (duplicate) state.counts.duplicates++;
+    if (cursor) {
+      rememberCursor(cursor);
+      state.lastCursor = cursor;
+      subsOf(frame, streamSub).forEach((s) => {
+        s.cursor = cursor;
+        updateSubscription(s);
+      });
+    }
+    const committed = Date.parse(frame.committedAt);
+    const item = { frame, duplicate, receivedAt: new Date(), lag: isNaN(committed) ? '' : Date.now() - committed };
+    if (state.paused) enqueue(item);
+    else renderRows([item]);
+    renderCounters();
+  }
+
+  function rememberCursor(cursor) {
+    state.seen.add(cursor);
+    if (state.seen.size > MAX_SEEN) state.seen.delete(state.seen.values().next().value);
+  }
+
+  // ---- Events table, pause and counters
+
+  function enqueue(item) {
+    state.queue.push(item);
+    if (state.queue.length > MAX_QUEUE) {
+      state.queue.shift();
+      state.queueDropped++;
+    }
+  }
+
+  function togglePause() {
+    state.paused = !state.paused;
+    $('pause').textContent = state.paused ? 'Unpause' : 'Pause';
+    if (state.paused) return;
+    if (state.queueDropped) log(state.queueDropped + ' queued events dropped while paused (queue holds ' + MAX_QUEUE + ')');
+    renderRows(state.queue.slice(-MAX_ROWS));
+    state.queue = [];
+    state.queueDropped = 0;
+    renderCounters();
+  }
+
+  /** items oldest first; the newest ends up on top. */
+  function renderRows(items) {
+    const body = $('events').tBodies[0];
+    const fragment = document.createDocumentFragment();
+    for (let i = items.length - 1; i >= 0; i--) fragment.append(eventRow(items[i]));
+    body.insertBefore(fragment, body.firstChild);
+    while (body.rows.length > MAX_ROWS) body.lastElementChild.remove();
+  }
+
+  function eventRow(item) {
+    const frame = item.frame;
+    const row = el('tr', item.duplicate ? 'event duplicate' : 'event');
+    row.setAttribute('data-cursor', frame.cursor || '');
+    row.setAttribute('data-operation', frame.operation || '');
+    row.setAttribute('data-table', frame.table || '');
+    const via = Array.isArray(frame.subscriptions) ? ' / ' + frame.subscriptions.join(',') : '';
+    const data = JSON.stringify(frame.data) || '';
+    const cursorCell = el('td', 'cursor', frame.cursor || '');
+    cursorCell.setAttribute('title', frame.cursor || '');
+    const dataCell = el('td', 'data', data);
+    dataCell.setAttribute('title', data);
+    row.append(
+      el('td', 'time', item.receivedAt.toLocaleTimeString()),
+      el('td', 'op', frame.operation),
+      el('td', 'tbl', frame.table),
+      el('td', 'chan', (frame.channel || '') + via),
+      cursorCell,
+      el('td', 'lag', item.lag),
+      dataCell);
+    return row;
+  }
+
+  function renderCounters() {
+    $('count-received').textContent = String(state.counts.received);
+    $('count-replayed').textContent = String(state.counts.replayed);
+    $('count-duplicates').textContent = String(state.counts.duplicates);
+    $('count-snapshot-rows').textContent = String(state.counts.snapshotRows);
+    $('paused-count').textContent = String(state.queue.length);
+    $('last-cursor').textContent = state.lastCursor;
+  }
+
+  // ---- Admin: live sessions and explain
+
+  async function refreshSessions() {
+    if (state.sessionsLoading || !state.token) return;
+    state.sessionsLoading = true;
+    try {
+      const sessions = await api('GET', '/api/admin/changes/sessions');
+      $('sessions').tBodies[0].replaceChildren(...(sessions || []).map(sessionRow));
+      $('admin-error').textContent = '';
+    } catch (err) {
+      $('admin-error').textContent = 'Sessions: ' + err.message;
+    } finally {
+      state.sessionsLoading = false;
+    }
+  }
+
+  function sessionRow(session) {
+    const row = el('tr', 'session');
+    row.setAttribute('data-id', session.id);
+    const subs = (session.subscriptions || []).map((s) => (s.id ? s.id + ':' : '') + s.channel +
+      (s.filter ? ' ' + JSON.stringify(s.filter) : '') + (s.columns ? ' [' + s.columns.join(',') + ']' : ''));
+    [session.id, session.userId, session.transport, subs.join('; '), session.bufferedEvents,
+      session.replaying ? 'yes' : 'no', session.lagMs, session.lastCursor, session.connectedAt]
+      .forEach((value) => row.append(el('td', null, value === null || value === undefined ? '' : value)));
+    return row;
+  }
+
+  function onSessionsAuto() {
+    stopSessionsAuto();
+    if (!$('sessions-auto').checked) return;
+    refreshSessions();
+    state.sessionsTimer = setInterval(refreshSessions, SESSIONS_MS);
+  }
+
+  function stopSessionsAuto() {
+    clearInterval(state.sessionsTimer);
+    state.sessionsTimer = null;
+  }
+
+  function onExplain(event) {
+    event.preventDefault();
+    const query = 'cursor=' + encodeURIComponent($('explain-cursor').value.trim()) +
+      '&userId=' + encodeURIComponent($('explain-user').value.trim());
+    withButton($('explain'), $('admin-error'), async () => {
+      renderExplanation(await api('GET', '/api/admin/changes/explain?' + query));
+    });
+  }
+
+  function renderExplanation(answer) {
+    const change = answer.change;
+    $('explain-change').textContent = change
+      ? change.channel + ' · ' + change.table + ' · ' + change.operation + ' · committed ' + change.committedAt
+      : 'not in the retained change log';
+    $('explain-outcome').textContent = answer.outcome;
+    $('explain-reason').textContent = answer.reason;
+    $('explain-subscriptions').replaceChildren(...(answer.subscriptions || []).map((s) => {
+      const condition = s.condition === null || s.condition === undefined ? ''
+        : ' — condition ' + (typeof s.condition === 'string' ? s.condition : JSON.stringify(s.condition));
+      return el('li', null, 'session ' + s.sessionId + ' · ' + (s.id || s.channel) + ' (' + s.channel + '): ' +
+        s.outcome + ' — ' + s.reason + condition);
+    }));
+  }
+
+  // ---- Wiring
+
+  function bind() {
+    $('auth-form').addEventListener('submit', onSignIn);
+    $('register').addEventListener('click', onRegister);
+    $('show-register').addEventListener('click', showRegister);
+    $('sign-out').addEventListener('click', signOut);
+    $('subscribe-form').addEventListener('submit', onSubscribe);
+    $('subscriptions').addEventListener('click', (event) => {
+      const button = event.target.closest('button.unsubscribe');
+      if (button) unsubscribe(button.getAttribute('data-id'));
+    });
+    $('connect').addEventListener('click', () => connect(false));
+    $('resume').addEventListener('click', () => connect(true));
+    $('disconnect').addEventListener('click', disconnect);
+    $('pause').addEventListener('click', togglePause);
+    $('events').tBodies[0].addEventListener('click', (event) => {
+      const cell = event.target.closest('td.cursor');
+      if (cell) $('explain-cursor').value = cell.parentElement.getAttribute('data-cursor');
+    });
+    $('sessions-refresh').addEventListener('click', refreshSessions);
+    $('sessions-auto').addEventListener('change', onSessionsAuto);
+    $('explain-form').addEventListener('submit', onExplain);
+  }
+
+  bind();
+  renderStatus();
+  renderCounters();
+  restoreSession();
+})();
