@@ -5,6 +5,7 @@ import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.server.RequestPredicates;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
@@ -17,18 +18,20 @@ class PostRoutes {
 
     @Bean
     RouterFunction<ServerResponse> postRouter(PostHandler posts) {
-        return SpringdocRouteBuilder.route()
-                .GET("/api/posts", posts::list, doc(TAG, "listPosts", "Posts, newest first, a keyset page at a time")
+        // One prefix check skips the group for every other path.
+        return SpringdocRouteBuilder.route().nest(RequestPredicates.path("/api/posts"), () -> SpringdocRouteBuilder.route()
+                .GET("", posts::list, doc(TAG, "listPosts", "Posts, newest first, a keyset page at a time")
                         .query("after", "nextCursor of the previous page").query("authorId", "only this author's posts")
                         .query("limit", "1..100, default 50").ok(KeysetPage.class).errors(400))
-                .POST("/api/posts", posts::create, doc(TAG, "createPost", "A post by the caller")
+                .POST("", posts::create, doc(TAG, "createPost", "A post by the caller")
                         .body(PostRequests.Create.class).created(Post.class))
-                .GET("/api/posts/{id}", posts::get, doc(TAG, "getPost", "One post")
+                .GET("/{id}", posts::get, doc(TAG, "getPost", "One post")
                         .path("id").ok(Post.class).errors(400, 404))
-                .PATCH("/api/posts/{id}", posts::update, doc(TAG, "updatePost", "Change a post (its author or an admin)")
+                .PATCH("/{id}", posts::update, doc(TAG, "updatePost", "Change a post (its author or an admin)")
                         .path("id").body(PostRequests.Patch.class).ok(Post.class).errors(403, 404))
-                .DELETE("/api/posts/{id}", posts::delete, doc(TAG, "deletePost", "Delete a post (its author or an admin)")
+                .DELETE("/{id}", posts::delete, doc(TAG, "deletePost", "Delete a post (its author or an admin)")
                         .path("id").noContent().errors(400, 403, 404))
+                .build())
                 .build();
     }
 }

@@ -7,6 +7,7 @@ import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.server.RequestPredicates;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
@@ -20,35 +21,37 @@ class ProfileRoutes {
     @Bean
     RouterFunction<ServerResponse> profileRouter(ProfileHandler profiles) {
         // Fixed paths before /{id} so "search" or "top" is never read as an id.
-        return SpringdocRouteBuilder.route()
-                .GET("/api/profiles", profiles::list, doc(TAG, "listProfiles", "Profiles, a keyset page at a time")
+        // One prefix check skips the group for every other path.
+        return SpringdocRouteBuilder.route().nest(RequestPredicates.path("/api/profiles"), () -> SpringdocRouteBuilder.route()
+                .GET("", profiles::list, doc(TAG, "listProfiles", "Profiles, a keyset page at a time")
                         .query("cursor", "nextCursor of the previous page").query("status", "only this status")
                         .query("limit", "1..100, default 20").ok(KeysetPage.class).errors(400))
-                .POST("/api/profiles", profiles::create, doc(TAG, "createProfile", "A profile owned by the caller")
+                .POST("", profiles::create, doc(TAG, "createProfile", "A profile owned by the caller")
                         .body(ProfileRequests.Create.class).created(ProfileView.class).errors(409))
-                .GET("/api/profiles/search", profiles::search, doc(TAG, "searchProfiles", "Full-text search")
+                .GET("/search", profiles::search, doc(TAG, "searchProfiles", "Full-text search")
                         .query("q", "the words").query("skip", "0..10000").query("limit", "1..100, default 20")
                         .okList(ProfileView.class).errors(400))
-                .GET("/api/profiles/near", profiles::near, doc(TAG, "profilesNear", "Profiles nearest a point")
+                .GET("/near", profiles::near, doc(TAG, "profilesNear", "Profiles nearest a point")
                         .query("lng", "-180..180").query("lat", "-90..90").query("maxDistance", "metres, default 10000")
                         .query("limit", "1..100, default 20").okList(ProfileView.class).errors(400))
-                .GET("/api/profiles/active", profiles::active, doc(TAG, "activeProfiles", "Profiles most recently active")
+                .GET("/active", profiles::active, doc(TAG, "activeProfiles", "Profiles most recently active")
                         .query("limit", "1..100, default 50").okList(ProfileView.class).errors(400))
-                .GET("/api/profiles/stats", profiles::stats, doc(TAG, "profileStats", "Counts and inactivity by status")
+                .GET("/stats", profiles::stats, doc(TAG, "profileStats", "Counts and inactivity by status")
                         .okList(ProfileRepository.StatusStats.class))
-                .GET("/api/profiles/top", profiles::top, doc(TAG, "topProfiles", "Profiles ranked by activity")
+                .GET("/top", profiles::top, doc(TAG, "topProfiles", "Profiles ranked by activity")
                         .query("limit", "1..100, default 10").okList(ProfileRepository.Ranked.class).errors(400))
-                .POST("/api/profiles/bulk", profiles::bulk, doc(TAG, "bulkProfiles", "Up to 1,000 inserts, updates and deletes")
+                .POST("/bulk", profiles::bulk, doc(TAG, "bulkProfiles", "Up to 1,000 inserts, updates and deletes")
                         .admin().bodyList(ProfileRequests.BulkOperation.class).ok(Map.class).errors(413))
-                .POST("/api/profiles/with-account", profiles::createWithAccount, doc(TAG, "createProfileWithAccount",
+                .POST("/with-account", profiles::createWithAccount, doc(TAG, "createProfileWithAccount",
                                 "A profile and an account in one transaction")
                         .body(ProfileRequests.WithAccount.class).answers(201, "Created", Map.class).errors(409))
-                .GET("/api/profiles/{id}", profiles::get, doc(TAG, "getProfile", "One profile")
+                .GET("/{id}", profiles::get, doc(TAG, "getProfile", "One profile")
                         .path("id").ok(ProfileView.class).errors(400, 404))
-                .PATCH("/api/profiles/{id}", profiles::update, doc(TAG, "updateProfile", "Change a profile (its owner or an admin)")
+                .PATCH("/{id}", profiles::update, doc(TAG, "updateProfile", "Change a profile (its owner or an admin)")
                         .path("id").body(ProfileRequests.Patch.class).ok(ProfileView.class).errors(403, 404, 409))
-                .DELETE("/api/profiles/{id}", profiles::delete, doc(TAG, "deleteProfile", "Delete a profile (its owner or an admin)")
+                .DELETE("/{id}", profiles::delete, doc(TAG, "deleteProfile", "Delete a profile (its owner or an admin)")
                         .path("id").noContent().errors(400, 403, 404))
+                .build())
                 .build();
     }
 }

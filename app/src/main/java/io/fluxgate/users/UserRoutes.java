@@ -7,6 +7,7 @@ import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.server.RequestPredicates;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
@@ -30,31 +31,33 @@ class UserRoutes {
     @Bean
     RouterFunction<ServerResponse> userRouter(UserHandler users) {
         // Fixed paths before /{id} so "page" or "stats" is never read as an id.
-        return SpringdocRouteBuilder.route()
-                .GET("/api/users", users::list, doc(TAG, "listUsers", "Users, an offset page at a time")
+        // One prefix check skips the group for every other path.
+        return SpringdocRouteBuilder.route().nest(RequestPredicates.path("/api/users"), () -> SpringdocRouteBuilder.route()
+                .GET("", users::list, doc(TAG, "listUsers", "Users, an offset page at a time")
                         .query("orderBy", "id, name, email, createdAt or lastActive").query("order", "asc or desc")
                         .query("limit", "1..100, default 50").query("offset", "default 0")
                         .ok(UserService.OffsetPage.class).errors(400))
-                .GET("/api/users/page", users::page, doc(TAG, "pageUsers", "Users by id, a keyset page at a time")
+                .GET("/page", users::page, doc(TAG, "pageUsers", "Users by id, a keyset page at a time")
                         .query("after", "nextCursor of the previous page").query("limit", "1..100, default 50")
                         .ok(KeysetPage.class).errors(400))
-                .GET("/api/users/by-email", users::byEmail, doc(TAG, "getUserByEmail", "One user by email address")
+                .GET("/by-email", users::byEmail, doc(TAG, "getUserByEmail", "One user by email address")
                         .query("email", "the address").ok(User.class).errors(400, 404))
-                .GET("/api/users/active", users::active, doc(TAG, "activeUsers", "Users most recently active")
+                .GET("/active", users::active, doc(TAG, "activeUsers", "Users most recently active")
                         .query("limit", "1..100, default 50").okList(User.class).errors(400))
-                .GET("/api/users/stats", users::stats, doc(TAG, "userStats", "Counts and inactivity by status")
+                .GET("/stats", users::stats, doc(TAG, "userStats", "Counts and inactivity by status")
                         .ok(Map.class))
-                .POST("/api/users/batch", users::importBatch, doc(TAG, "importUsers", "Insert up to 1,000 users at once")
+                .POST("/batch", users::importBatch, doc(TAG, "importUsers", "Insert up to 1,000 users at once")
                         .admin().bodyList(UserRequests.Register.class).answers(201, "Inserted: {inserted: n}", Map.class)
                         .errors(409, 413))
-                .GET("/api/users/{id}", users::get, doc(TAG, "getUser", "One user")
+                .GET("/{id}", users::get, doc(TAG, "getUser", "One user")
                         .path("id").ok(User.class).errors(400, 404))
-                .PATCH("/api/users/{id}", users::update, doc(TAG, "updateUser", "Change a user (the user or an admin)")
+                .PATCH("/{id}", users::update, doc(TAG, "updateUser", "Change a user (the user or an admin)")
                         .path("id").body(UserRequests.Patch.class).ok(User.class).errors(403, 404, 409))
-                .PUT("/api/users/{id}/roles", users::setRoles, doc(TAG, "setUserRoles", "Replace a user's roles")
+                .PUT("/{id}/roles", users::setRoles, doc(TAG, "setUserRoles", "Replace a user's roles")
                         .admin().path("id").body(UserRequests.Roles.class).ok(User.class).errors(404))
-                .DELETE("/api/users/{id}", users::delete, doc(TAG, "deleteUser", "Delete a user (the user or an admin)")
+                .DELETE("/{id}", users::delete, doc(TAG, "deleteUser", "Delete a user (the user or an admin)")
                         .path("id").noContent().errors(400, 403, 404))
+                .build())
                 .build();
     }
 }
