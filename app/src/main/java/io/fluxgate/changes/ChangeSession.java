@@ -73,7 +73,7 @@ final class ChangeSession {
 
     private static final AtomicLong IDS = new AtomicLong();
 
-    private final String id = Long.toString(IDS.incrementAndGet());
+    private final long id = IDS.incrementAndGet();
     private final String transport;
     private final Instant connectedAt = Instant.now();
     private final Context context;
@@ -82,7 +82,7 @@ final class ChangeSession {
     private final Interest interest;
     private volatile Caller caller;
     /** A resume or snapshot is being read for this session (its feed's catch-ups are the feed's to tell). */
-    private volatile boolean replaying;
+    private volatile boolean readingLog;
     /** Why the session must end (expiry, revocation, shutdown): set from outside the serial step. */
     private final Sinks.One<Outbound.Close> ending = Sinks.one();
 
@@ -142,7 +142,7 @@ final class ChangeSession {
     }
 
     String id() {
-        return id;
+        return Long.toString(id);
     }
 
     /** The current subscriptions, ordered by id. Read from other threads (the inspector). */
@@ -162,12 +162,12 @@ final class ChangeSession {
                         subscription.columns() == null ? null : subscription.columns().stream().sorted().toList()))
                 .toList();
         int buffered = interest.buffered();
-        boolean reading = replaying || interest.catchingUp();
+        boolean reading = readingLog || interest.catchingUp();
         Instant committed = lastCommittedAt;
         long lagMs = (buffered > 0 || reading) && committed != null
                 ? Math.max(0, Duration.between(committed, now).toMillis()) : 0;
         Position last = lastProcessed;
-        return new ChangeInspector.SessionView(id, caller.id(), transport, views, buffered, reading, lagMs,
+        return new ChangeInspector.SessionView(id(), caller.id(), transport, views, buffered, reading, lagMs,
                 last == null ? null : last.toCursor(), connectedAt);
     }
 
@@ -197,7 +197,7 @@ final class ChangeSession {
             return Flux.just(frames.pong());
         }
         if (input instanceof ClientMessage.Resume resume) {
-            return replaying(resumeAll(resume.cursor()));
+            return whileReadingLog(resumeAll(resume.cursor()));
         }
         if (input instanceof ClientMessage.Auth auth) {
             return auth(auth.token());
@@ -369,12 +369,13 @@ final class ChangeSession {
         subscription = subscription.from(cursor == null ? live : Position.max(live, cursor));
         subscriptions.put(id, subscription);
         subscriptionsChanged();
-        return ack.concatWith(replaying(request.snapshot() ? snapshot(subscription) : resume(subscription, cursor, live)));
+        Flux<Outbound> read = request.snapshot() ? snapshot(subscription) : resume(subscription, cursor, live);
+        return ack.concatWith(whileReadingLog(read));
     }
 
     /** Marks the session as replaying while {@code reading} runs (the inspector shows it). */
-    private Flux<Outbound> replaying(Flux<Outbound> reading) {
-        return reading.doFirst(() -> replaying = true).doFinally(signal -> replaying = false);
+    private Flux<Outbound> whileReadingLog(Flux<Outbound> reading) {
+        return reading.doFirst(() -> readingLog = true).doFinally(signal -> readingLog = false);
     }
 
     /**

@@ -14,7 +14,7 @@ final class Interest {
     private volatile Route route = Route.NOTHING;
     private ChangeHub.Subscription attached;
     /** The feed's live events waiting for the session, and whether it is catching up: for the inspector. */
-    private volatile AtomicInteger buffered = new AtomicInteger();
+    private volatile AtomicInteger buffered;
     private volatile boolean catchingUp;
 
     Interest(ChangeLogReader.Filter logFilter) {
@@ -34,7 +34,8 @@ final class Interest {
     }
 
     int buffered() {
-        return Math.max(0, buffered.get());
+        AtomicInteger pending = buffered;
+        return pending == null ? 0 : Math.max(0, pending.get());
     }
 
     boolean catchingUp() {

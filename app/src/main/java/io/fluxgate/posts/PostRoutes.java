@@ -5,11 +5,11 @@ import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.web.reactive.function.server.RequestPredicates;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
 import static io.fluxgate.web.ApiDocs.doc;
+import static org.springframework.web.reactive.function.server.RequestPredicates.path;
 
 @Configuration(proxyBeanMethods = false)
 class PostRoutes {
@@ -19,7 +19,7 @@ class PostRoutes {
     @Bean
     RouterFunction<ServerResponse> postRouter(PostHandler posts) {
         // One prefix check skips the group for every other path.
-        return SpringdocRouteBuilder.route().nest(RequestPredicates.path("/api/posts"), () -> SpringdocRouteBuilder.route()
+        return SpringdocRouteBuilder.route().nest(path("/api/posts"), () -> SpringdocRouteBuilder.route()
                 .GET("", posts::list, doc(TAG, "listPosts", "Posts, newest first, a keyset page at a time")
                         .query("after", "nextCursor of the previous page").query("authorId", "only this author's posts")
                         .query("limit", "1..100, default 50").ok(KeysetPage.class).errors(400))

@@ -7,11 +7,11 @@ import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.web.reactive.function.server.RequestPredicates;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
 import static io.fluxgate.web.ApiDocs.doc;
+import static org.springframework.web.reactive.function.server.RequestPredicates.path;
 
 @Configuration(proxyBeanMethods = false)
 class ProfileRoutes {
@@ -22,7 +22,7 @@ class ProfileRoutes {
     RouterFunction<ServerResponse> profileRouter(ProfileHandler profiles) {
         // Fixed paths before /{id} so "search" or "top" is never read as an id.
         // One prefix check skips the group for every other path.
-        return SpringdocRouteBuilder.route().nest(RequestPredicates.path("/api/profiles"), () -> SpringdocRouteBuilder.route()
+        return SpringdocRouteBuilder.route().nest(path("/api/profiles"), () -> SpringdocRouteBuilder.route()
                 .GET("", profiles::list, doc(TAG, "listProfiles", "Profiles, a keyset page at a time")
                         .query("cursor", "nextCursor of the previous page").query("status", "only this status")
                         .query("limit", "1..100, default 20").ok(KeysetPage.class).errors(400))

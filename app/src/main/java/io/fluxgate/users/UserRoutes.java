@@ -7,11 +7,11 @@ import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.web.reactive.function.server.RequestPredicates;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
 import static io.fluxgate.web.ApiDocs.doc;
+import static org.springframework.web.reactive.function.server.RequestPredicates.path;
 
 @Configuration(proxyBeanMethods = false)
 class UserRoutes {
@@ -32,7 +32,7 @@ class UserRoutes {
     RouterFunction<ServerResponse> userRouter(UserHandler users) {
         // Fixed paths before /{id} so "page" or "stats" is never read as an id.
         // One prefix check skips the group for every other path.
-        return SpringdocRouteBuilder.route().nest(RequestPredicates.path("/api/users"), () -> SpringdocRouteBuilder.route()
+        return SpringdocRouteBuilder.route().nest(path("/api/users"), () -> SpringdocRouteBuilder.route()
                 .GET("", users::list, doc(TAG, "listUsers", "Users, an offset page at a time")
                         .query("orderBy", "id, name, email, createdAt or lastActive").query("order", "asc or desc")
                         .query("limit", "1..100, default 50").query("offset", "default 0")
