@@ -14,7 +14,8 @@ export PGPASSWORD=${FLUXGATE_DB_PASSWORD:-}
 SECONDS_ARG=15
 for arg in "$@"; do case "$arg" in --seconds=*) SECONDS_ARG=${arg#--seconds=} ;; esac; done
 
-./mvnw -B -q -DskipTests package
+# With FLUXGATE_JAR set, the service is that jar as it is: only the harness is built.
+if [ -n "${FLUXGATE_JAR:-}" ]; then ./mvnw -B -q -DskipTests -pl bench package; else ./mvnw -B -q -DskipTests package; fi
 ./mvnw -B -q -pl bench dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >/dev/null
 
 printf '%-10s %-12s %-12s %-9s %-9s %-9s %-9s %-8s\n' "cache" "connections" "requests/s" "p50 ms" "p95 ms" "p99 ms" "max ms" "errors"

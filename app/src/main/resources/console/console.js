@@ -371,7 +371,7 @@
   function openSocket(resume) {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const url = scheme + '://' + location.host + '/ws/changes?access_token=' + encodeURIComponent(state.token);
-    const conn = { kind: 'ws', resumed: resume, socket: new WebSocket(url), pingTimer: null };
+    const conn = { kind: 'ws', resumed: resume, startedAt: Date.now(), socket: new WebSocket(url), pingTimer: null };
     conn.socket.addEventListener('open', () => {
       if (state.conn !== conn) return;
       log('WebSocket open');
@@ -394,7 +394,7 @@
   // ---- SSE transport: one fetch stream per subscription, parsed by hand (EventSource sends no headers)
 
   function openStreams(resume) {
-    const conn = { kind: 'sse', resumed: resume, streams: new Map() };
+    const conn = { kind: 'sse', resumed: resume, startedAt: Date.now(), streams: new Map() };
     state.subs.forEach((sub) => openStream(conn, sub, resume));
     return conn;
   }
@@ -566,27 +566,31 @@
 
   function onChange(frame, streamSub) {
     const cursor = frame.cursor || '';
-    const duplicate = cursor !== '' && state.seen.has(cursor);
+    // Each SSE stream is a session of its own, and events related to you reach every one of them:
+    // a repeat is a repeat within one stream.
+    const key = streamSub ? streamSub.id + ' ' + cursor : cursor;
+    const duplicate = cursor !== '' && state.seen.has(key);
+    const committed = Date.parse(frame.committedAt);
     state.counts.received++;
-    if (state.conn && state.conn.resumed) state.counts.replayed++;
+    // Replayed: committed before this connection was resumed (live events after it are not).
+    if (state.conn && state.conn.resumed && committed < state.conn.startedAt) state.counts.replayed++;
     if (duplicate) state.counts.duplicates++;
     if (cursor) {
-      rememberCursor(cursor);
+      rememberCursor(key);
       state.lastCursor = cursor;
       subsOf(frame, streamSub).forEach((s) => {
         s.cursor = cursor;
         updateSubscription(s);
       });
     }
-    const committed = Date.parse(frame.committedAt);
     const item = { frame, duplicate, receivedAt: new Date(), lag: isNaN(committed) ? '' : Date.now() - committed };
     if (state.paused) enqueue(item);
     else renderRows([item]);
     renderCounters();
   }
 
-  function rememberCursor(cursor) {
-    state.seen.add(cursor);
+  function rememberCursor(key) {
+    state.seen.add(key);
     if (state.seen.size > MAX_SEEN) state.seen.delete(state.seen.values().next().value);
   }
 
@@ -672,7 +676,7 @@
     const row = el('tr', 'session');
     row.setAttribute('data-id', session.id);
     const subs = (session.subscriptions || []).map((s) => (s.id ? s.id + ':' : '') + s.channel +
-      (s.filter ? ' ' + JSON.stringify(s.filter) : '') + (s.columns ? ' [' + s.columns.join(',') + ']' : ''));
+      (s.filter ? ' ' + s.filter : '') + (s.columns ? ' [' + s.columns.join(',') + ']' : ''));
     [session.id, session.userId, session.transport, subs.join('; '), session.bufferedEvents,
       session.replaying ? 'yes' : 'no', session.lagMs, session.lastCursor, session.connectedAt]
       .forEach((value) => row.append(el('td', null, value === null || value === undefined ? '' : value)));

@@ -24,7 +24,7 @@ class AccountRoutes {
                 .GET("/api/accounts/me", accounts::mine, doc(TAG, "myAccount", "The caller's account and balance")
                         .ok(Account.class).errors(404))
                 .POST("/api/accounts/{userId}/deposit", accounts::deposit, doc(TAG, "deposit", "Credit a user's account")
-                        .admin().path("userId").body(AccountRequests.Deposit.class).ok(Account.class).errors(404))
+                        .admin().pathId("userId").body(AccountRequests.Deposit.class).ok(Account.class).errors(404))
                 .POST("/api/transfers", accounts::transfer, doc(TAG, "transfer",
                                 "Move money from the caller's account, once per idempotency key")
                         .body(AccountRequests.NewTransfer.class).created(Transfer.class).errors(404, 409, 429))

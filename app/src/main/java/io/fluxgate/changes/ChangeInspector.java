@@ -10,7 +10,6 @@ import com.fasterxml.jackson.annotation.JsonValue;
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ApiException;
 import reactor.core.publisher.Mono;
-import tools.jackson.databind.JsonNode;
 
 import org.springframework.stereotype.Component;
 
@@ -23,7 +22,12 @@ import org.springframework.stereotype.Component;
 class ChangeInspector {
 
     /** Sessions answered at most, so the answer stays small whatever the replica holds. */
-    static final int MAX_SESSIONS = 1000;
+    static final int MAX_SESSIONS = 500;
+    /**
+     * Clients choose their filters (up to a 64 KiB frame each, 50 per session): what the inspector
+     * repeats of one is cut to this many characters.
+     */
+    static final int MAX_FILTER_TEXT = 256;
 
     private final ChangeSessions sessions;
     private final ChangeLogReader log;
@@ -37,7 +41,12 @@ class ChangeInspector {
             int bufferedEvents, boolean replaying, long lagMs, String lastCursor, Instant connectedAt) {
     }
 
-    record SubscriptionView(String id, String channel, JsonNode filter, List<String> columns) {
+    /** @param filter the subscription's filter as JSON text, cut to {@link #MAX_FILTER_TEXT} characters (ending "…") */
+    record SubscriptionView(String id, String channel, String filter, List<String> columns) {
+    }
+
+    /** The sessions answered, and how many matched before the limit. */
+    record Sessions(List<SessionView> sessions, int total) {
     }
 
     enum Outcome {
@@ -65,15 +74,18 @@ class ChangeInspector {
             List<Verdict> subscriptions) {
     }
 
-    /** Open sessions, oldest first; only {@code userId}'s when it is set. */
-    List<SessionView> sessions(Long userId, int limit) {
-        Instant now = Instant.now();
-        return sessions.open().stream()
+    /** Open sessions, oldest first; only {@code userId}'s when it is set. Views are built for the answered ones only. */
+    Sessions sessions(Long userId, int limit) {
+        List<ChangeSession> matching = sessions.open().stream()
                 .filter(session -> userId == null || session.caller().id() == userId)
-                .map(session -> session.view(now))
-                .sorted(Comparator.comparing(SessionView::connectedAt).thenComparing(SessionView::id))
-                .limit(limit)
+                .sorted(Comparator.comparing(ChangeSession::connectedAt).thenComparingLong(ChangeSession::number))
                 .toList();
+        List<SessionView> views = matching.stream().limit(limit).map(ChangeSession::view).toList();
+        return new Sessions(views, matching.size());
+    }
+
+    static String shown(String filterText) {
+        return filterText.length() <= MAX_FILTER_TEXT ? filterText : filterText.substring(0, MAX_FILTER_TEXT - 1) + "…";
     }
 
     /**
@@ -114,7 +126,10 @@ class ChangeInspector {
         return new Explanation(cursor, userId, change, outcome, reason, verdicts);
     }
 
-    /** One verdict per subscription, and one for the related-events rule when it applies. */
+    /**
+     * One verdict per subscription, and one for the related-events rule when it applies. A change
+     * older than the session is judged all the same, and says so: the session gets it only by resuming.
+     */
     private static List<Verdict> judge(ChangeSession session, ChangeEvent event) {
         Caller caller = session.caller();
         boolean visible = Channels.seesAll(event.channel(), caller.admin());
@@ -126,7 +141,14 @@ class ChangeInspector {
             verdicts.add(new Verdict(session.id(), null, event.channel(), Outcome.DELIVERED,
                     "The change is related to the user, so each of its sessions gets it whole, unfiltered", null));
         }
-        return verdicts;
+        Position start = session.start();
+        if (start == null || event.position().isAfter(start)) {
+            return verdicts;
+        }
+        return verdicts.stream().map(verdict -> verdict.outcome() != Outcome.DELIVERED ? verdict
+                : new Verdict(verdict.sessionId(), verdict.id(), verdict.channel(), verdict.outcome(), verdict.reason()
+                        + "; it was committed before this session opened, which gets it only by resuming from an"
+                        + " earlier cursor", verdict.condition())).toList();
     }
 
     private static Verdict judge(String sessionId, ChangeSession.Subscription subscription, ChangeEvent event,
@@ -143,7 +165,7 @@ class ChangeInspector {
         String failed = subscription.filter() == null ? null : subscription.filter().firstFailing(event.data());
         if (failed != null) {
             return new Verdict(sessionId, id, subscription.channel(), Outcome.FILTERED_OUT,
-                    "The subscription's filter condition " + failed + " does not hold for this row", failed);
+                    "A condition of the subscription's filter does not hold for this row (see condition)", shown(failed));
         }
         return new Verdict(sessionId, id, subscription.channel(), Outcome.DELIVERED,
                 "The subscription matches the change", null);

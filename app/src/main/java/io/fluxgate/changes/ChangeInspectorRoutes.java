@@ -1,7 +1,5 @@
 package io.fluxgate.changes;
 
-import java.util.List;
-
 import io.fluxgate.web.ApiException;
 import io.fluxgate.web.QueryParams;
 import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
@@ -20,19 +18,21 @@ import static io.fluxgate.web.ApiDocs.doc;
 class ChangeInspectorRoutes {
 
     private static final String TAG = "admin";
+    static final String TOTAL_COUNT = "X-Total-Count";
 
     @Bean
     RouterFunction<ServerResponse> changeInspectorRouter(ChangeInspector inspector) {
         return SpringdocRouteBuilder.route()
                 .GET("/api/admin/changes/sessions", request -> sessions(inspector, request),
-                        doc(TAG, "changeSessions", "The change-stream sessions open on this replica, oldest first")
+                        doc(TAG, "changeSessions", "The change-stream sessions open on this replica, oldest first; "
+                                + "X-Total-Count says how many matched before the limit")
                                 .admin().query("userId", "only this user's sessions")
                                 .query("limit", "1.." + ChangeInspector.MAX_SESSIONS + ", default 200")
                                 .okList(ChangeInspector.SessionView.class).errors(400))
                 .GET("/api/admin/changes/explain", request -> explain(inspector, request),
                         doc(TAG, "explainDelivery", "Whether a user's sessions on this replica, as subscribed now, "
                                 + "would receive a logged change, and which rule or filter condition decided")
-                                .admin().query("cursor", "the change's cursor").query("userId", "the user")
+                                .admin().requiredQuery("cursor", "the change's cursor").requiredQuery("userId", "the user's id")
                                 .ok(ChangeInspector.Explanation.class).errors(400, 404))
                 .build();
     }
@@ -40,8 +40,9 @@ class ChangeInspectorRoutes {
     private static Mono<ServerResponse> sessions(ChangeInspector inspector, ServerRequest request) {
         Long userId = QueryParams.optionalId(request, "userId");
         int limit = QueryParams.intParam(request, "limit", 200, 1, ChangeInspector.MAX_SESSIONS);
-        List<ChangeInspector.SessionView> open = inspector.sessions(userId, limit);
-        return ServerResponse.ok().bodyValue(open);
+        ChangeInspector.Sessions open = inspector.sessions(userId, limit);
+        // An array, as the contract says; how many matched before the limit rides in a header.
+        return ServerResponse.ok().header(TOTAL_COUNT, Integer.toString(open.total())).bodyValue(open.sessions());
     }
 
     private static Mono<ServerResponse> explain(ChangeInspector inspector, ServerRequest request) {

@@ -95,12 +95,27 @@ final class ChangeSession {
     private Position sessionStart;
     /** Also read, racily, by the inspector: a monitoring view may be a moment stale. */
     private Position lastProcessed;
-    private Instant lastCommittedAt;
+    /** Commit to handling, in ms, of the last event this session handled (live or replayed); for the inspector. */
+    private long lastLagMs;
     /**
      * Per channel, the position a resume or snapshot read the log up to: it sent the related events
      * of that channel up to there, so the feed's copies are not sent again as related.
      */
     private final Map<String, Position> replayedThrough = new HashMap<>();
+    /**
+     * Per subscription id, the position its resume accounted for: the client had, or was just sent,
+     * every event it matches up to there. A later resume of another subscription on the same channel
+     * does not send those again.
+     */
+    private final Map<String, Resumed> resumed = new HashMap<>();
+
+    private record Resumed(Subscription subscription, Position through) {
+
+        boolean accountedFor(ChangeEvent event) {
+            return !event.position().isAfter(through)
+                    && (subscription.filter() == null || subscription.filter().test(event.data()));
+        }
+    }
 
     /**
      * @param executor where this session's events are handed over: its socket's event loop, or null
@@ -145,6 +160,19 @@ final class ChangeSession {
         return Long.toString(id);
     }
 
+    long number() {
+        return id;
+    }
+
+    Instant connectedAt() {
+        return connectedAt;
+    }
+
+    /** Where the session's live stream started; null until it runs. Read from other threads (the inspector). */
+    Position start() {
+        return sessionStart;
+    }
+
     /** The current subscriptions, ordered by id. Read from other threads (the inspector). */
     List<Subscription> subscriptionList() {
         return byChannel.values().stream().flatMap(List::stream)
@@ -153,22 +181,25 @@ final class ChangeSession {
 
     /**
      * What the inspector shows of this session. Read from another thread, so it may be a moment
-     * stale. The lag is the age of the last event it handled while it has more waiting, else 0.
+     * stale. The lag is from commit to handling of the last event it handled.
      */
-    ChangeInspector.SessionView view(Instant now) {
+    ChangeInspector.SessionView view() {
         List<ChangeInspector.SubscriptionView> views = subscriptionList().stream()
                 .map(subscription -> new ChangeInspector.SubscriptionView(subscription.id(), subscription.channel(),
-                        subscription.filter() == null ? null : subscription.filter().spec(),
+                        subscription.filter() == null ? null : ChangeInspector.shown(subscription.filter().toString()),
                         subscription.columns() == null ? null : subscription.columns().stream().sorted().toList()))
                 .toList();
-        int buffered = interest.buffered();
-        boolean reading = readingLog || interest.catchingUp();
-        Instant committed = lastCommittedAt;
-        long lagMs = (buffered > 0 || reading) && committed != null
-                ? Math.max(0, Duration.between(committed, now).toMillis()) : 0;
         Position last = lastProcessed;
-        return new ChangeInspector.SessionView(id(), caller.id(), transport, views, buffered, reading, lagMs,
-                last == null ? null : last.toCursor(), connectedAt);
+        return new ChangeInspector.SessionView(id(), caller.id(), transport, views, interest.buffered(),
+                readingLog || interest.catchingUp(), Math.max(0, lastLagMs), last == null ? null : last.toCursor(),
+                connectedAt);
+    }
+
+    /** Notes how long after its commit the session handled {@code event} (the inspector shows it). */
+    private void handled(ChangeEvent event) {
+        if (event.committedAt() != null) {
+            lastLagMs = System.currentTimeMillis() - event.committedAt().toEpochMilli();
+        }
     }
 
     /** Ends the session with {@code close} at once, whatever its serial step is doing. */
@@ -219,8 +250,8 @@ final class ChangeSession {
                 return Flux.empty();
             }
             lastProcessed = event.position();
-            lastCommittedAt = event.committedAt();
         }
+        handled(event);
         Outbound.Frame frame = frameFor(event);
         // A scalar result: concatMap takes it without subscribing to an inner publisher.
         return frame == null ? Flux.empty() : Flux.just(frame);
@@ -395,8 +426,17 @@ final class ChangeSession {
 
     private Flux<Outbound> replay(Subscription subscription, Position after, Position upTo) {
         String channel = subscription.channel();
-        // Once read, the related events up to here are accounted for (a cursor may be ahead of the hub).
-        Runnable accounted = () -> replayedThrough.merge(channel, Position.max(upTo, after), Position::max);
+        // Once read, the related events up to here are accounted for (a cursor may be ahead of the hub),
+        // and so is every event the subscription matches.
+        Runnable accounted = () -> {
+            replayedThrough.merge(channel, Position.max(upTo, after), Position::max);
+            resumed.put(subscription.id(), new Resumed(subscription, Position.max(upTo, after)));
+        };
+        // What earlier resumes of this channel in this session sent: not sent twice.
+        resumed.keySet().retainAll(subscriptions.keySet());
+        List<Resumed> earlier = resumed.values().stream()
+                .filter(other -> other.subscription().channel().equals(channel)).toList();
+        Position relatedThrough = replayedThrough.get(channel);
         if (!upTo.isAfter(after)) {
             accounted.run();
             return Flux.empty();
@@ -410,13 +450,19 @@ final class ChangeSession {
                 ? ChangeLogReader.Filter.channel(channel, upTo)
                 : ChangeLogReader.Filter.relatedOn(channel, who.id(), upTo);
         return context.feed().replay(after, filter).<Outbound>handle((event, sink) -> {
-            if (event.isRelatedTo(who.id()) && event.position().isAfter(sessionStart)
-                    && !event.position().isAfter(deliveredThrough)) {
+            handled(event);
+            boolean related = event.isRelatedTo(who.id());
+            if (related && event.position().isAfter(sessionStart) && !event.position().isAfter(deliveredThrough)) {
                 return; // this session already sent it, as related
             }
+            if (related && relatedThrough != null && !event.position().isAfter(relatedThrough)) {
+                return; // an earlier resume of this channel sent it whole, or its client had it
+            }
             if (visible && (subscription.filter() == null || subscription.filter().test(event.data()))) {
-                sink.next(frames.change(event, subscription.columns(), subscription.ids()));
-            } else if (event.isRelatedTo(who.id())) {
+                if (earlier.stream().noneMatch(other -> other.accountedFor(event))) {
+                    sink.next(frames.change(event, subscription.columns(), subscription.ids()));
+                }
+            } else if (related) {
                 sink.next(frames.change(event));
             }
         }).doOnComplete(accounted);
@@ -458,6 +504,7 @@ final class ChangeSession {
                     ChangeLogReader.Filter filter = new ChangeLogReader.Filter(everything.channels(),
                             everything.userId(), everything.relatedChannels(), head);
                     return context.feed().replay(cursor, filter)
+                            .doOnNext(this::handled)
                             .filter(event -> !(event.position().isAfter(sessionStart)
                                     && !event.position().isAfter(deliveredThrough)))
                             .mapNotNull(event -> frameFor(event, true));

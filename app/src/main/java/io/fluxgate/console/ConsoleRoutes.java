@@ -1,7 +1,5 @@
 package io.fluxgate.console;
 
-import java.time.Duration;
-
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.io.ClassPathResource;
@@ -28,15 +26,15 @@ class ConsoleRoutes {
     @Bean
     RouterFunction<ServerResponse> consoleRouter() {
         return RouterFunctions.route()
-                .GET("/console", request -> ServerResponse.ok().contentType(MediaType.TEXT_HTML)
-                        .cacheControl(CacheControl.noCache()).bodyValue(PAGE))
+                .GET("/console", request -> ServerResponse.ok().contentType(MediaType.TEXT_HTML).bodyValue(PAGE))
                 .add(RouterFunctions.resources("/console/**", new ClassPathResource("console/")))
                 .filter((request, next) -> {
                     HttpHeaders headers = request.exchange().getResponse().getHeaders();
                     headers.set("Content-Security-Policy", POLICY);
                     headers.set("X-Content-Type-Options", "nosniff");
                     headers.set("Referrer-Policy", "no-referrer");
-                    headers.setCacheControl(CacheControl.maxAge(Duration.ofMinutes(5)));
+                    // Revalidated every time, so a page never runs with the script of another release.
+                    headers.setCacheControl(CacheControl.noCache());
                     return next.handle(request);
                 })
                 .build();

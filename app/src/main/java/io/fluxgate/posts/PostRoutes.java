@@ -26,11 +26,11 @@ class PostRoutes {
                 .POST("", posts::create, doc(TAG, "createPost", "A post by the caller")
                         .body(PostRequests.Create.class).created(Post.class))
                 .GET("/{id}", posts::get, doc(TAG, "getPost", "One post")
-                        .path("id").ok(Post.class).errors(400, 404))
+                        .pathId("id").ok(Post.class).errors(400, 404))
                 .PATCH("/{id}", posts::update, doc(TAG, "updatePost", "Change a post (its author or an admin)")
-                        .path("id").body(PostRequests.Patch.class).ok(Post.class).errors(403, 404))
+                        .pathId("id").body(PostRequests.Patch.class).ok(Post.class).errors(403, 404))
                 .DELETE("/{id}", posts::delete, doc(TAG, "deletePost", "Delete a post (its author or an admin)")
-                        .path("id").noContent().errors(400, 403, 404))
+                        .pathId("id").noContent().errors(400, 403, 404))
                 .build())
                 .build();
     }

@@ -79,6 +79,7 @@ final class ProfileRequests {
         }
     }
 
+    @Schema(name = "ProfileDetailsInput")
     record Details(
             @Size(max = 2048, message = "Avatar cannot exceed 2048 characters")
             @Pattern(regexp = "^$|^https?://\\S+$", message = "Avatar must be an http or https URL")
@@ -92,6 +93,7 @@ final class ProfileRequests {
         }
     }
 
+    @Schema(name = "SocialLinkInput")
     record SocialLink(
             @NotNull(message = "Platform is required")
             @Pattern(regexp = PLATFORMS, message = "Platform must be one of twitter, linkedin, github, website")
@@ -102,10 +104,12 @@ final class ProfileRequests {
             String url) {
     }
 
+    @Schema(name = "PreferencesInput")
     record Preferences(@Valid Notifications notifications,
             @Pattern(regexp = THEMES, message = "Theme must be one of light, dark, auto") String theme) {
     }
 
+    @Schema(name = "NotificationsInput")
     record Notifications(Boolean email, Boolean push) {
     }
 

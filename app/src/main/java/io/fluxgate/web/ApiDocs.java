@@ -67,15 +67,29 @@ public final class ApiDocs implements Consumer<Builder> {
         return errors(403);
     }
 
+    /** A path variable holding text (a MongoDB id, a query name). */
     public ApiDocs path(String name) {
-        parts.add(op -> op.parameter(parameterBuilder().name(name).in(ParameterIn.PATH).required(true)
-                .schema(schemaBuilder().type("string"))));
-        return this;
+        return parameter(name, ParameterIn.PATH, true, null, "string", null);
+    }
+
+    /** A path variable holding a positive numeric id. */
+    public ApiDocs pathId(String name) {
+        return parameter(name, ParameterIn.PATH, true, null, "integer", "int64");
     }
 
     public ApiDocs query(String name, String description) {
-        parts.add(op -> op.parameter(parameterBuilder().name(name).in(ParameterIn.QUERY).description(description)
-                .schema(schemaBuilder().type("string"))));
+        return parameter(name, ParameterIn.QUERY, false, description, "string", null);
+    }
+
+    public ApiDocs requiredQuery(String name, String description) {
+        return parameter(name, ParameterIn.QUERY, true, description, "string", null);
+    }
+
+    private ApiDocs parameter(String name, ParameterIn in, boolean required, String description, String type,
+            String format) {
+        parts.add(op -> op.parameter(parameterBuilder().name(name).in(in).required(required)
+                .description(description == null ? "" : description)
+                .schema(format == null ? schemaBuilder().type(type) : schemaBuilder().type(type).format(format))));
         return this;
     }
 

@@ -1,9 +1,15 @@
 package io.fluxgate.web;
 
+import java.util.List;
+
 import io.swagger.v3.oas.models.Components;
 import io.swagger.v3.oas.models.OpenAPI;
 import io.swagger.v3.oas.models.info.Info;
+import io.swagger.v3.oas.models.media.ObjectSchema;
 import io.swagger.v3.oas.models.security.SecurityScheme;
+import io.swagger.v3.oas.models.servers.Server;
+import org.springdoc.core.utils.SpringDocUtils;
+import tools.jackson.databind.JsonNode;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -16,9 +22,16 @@ import org.springframework.context.annotation.Configuration;
 @Configuration(proxyBeanMethods = false)
 class ApiDocsConfiguration {
 
+    static {
+        // Free-form JSON (a query plan) is an object to clients; the model reader knows only Jackson 2's tree.
+        SpringDocUtils.getConfig().replaceWithSchema(JsonNode.class, new ObjectSchema());
+    }
+
     @Bean
     OpenAPI fluxgateOpenApi() {
         return new OpenAPI()
+                // Relative: springdoc would otherwise write each request's Host into the shared document.
+                .servers(List.of(new Server().url("/")))
                 .info(new Info().title("Fluxgate API").version("1")
                         .description("REST endpoints over PostgreSQL, MongoDB and Redis, and the change stream's "
                                 + "Server-Sent Events. The WebSocket protocol at /ws/changes is described in the README. "

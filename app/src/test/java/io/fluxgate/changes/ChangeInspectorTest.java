@@ -9,7 +9,6 @@ import tools.jackson.databind.JsonNode;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.r2dbc.core.DatabaseClient;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -21,9 +20,6 @@ class ChangeInspectorTest extends IntegrationTest {
 
     @LocalServerPort
     int port;
-
-    @Autowired
-    DatabaseClient database;
 
     @Test
     void theSessionsViewShowsEachOpenSessionWithItsSubscriptions() {
@@ -48,7 +44,7 @@ class ChangeInspectorTest extends IntegrationTest {
             JsonNode subscription = session.path("subscriptions").get(0);
             assertThat(subscription.path("id").asString()).isEqualTo("mine");
             assertThat(subscription.path("channel").asString()).isEqualTo("post_changes");
-            assertThat(subscription.path("filter").path("authorId").path("eq").asLong()).isEqualTo(watcher.id());
+            assertThat(subscription.path("filter").asString()).isEqualTo("{\"authorId\":{\"eq\":" + watcher.id() + "}}");
             assertThat(subscription.path("columns")).extracting(JsonNode::asString).containsExactly("id", "title");
         }
         assertThat(sessions(admin(), "?userId=" + watcher.id())).as("a closed session leaves the view").isEmpty();
@@ -83,7 +79,8 @@ class ChangeInspectorTest extends IntegrationTest {
                     .isEqualTo("{\"title\":{\"like\":\"%news%\"}}");
             JsonNode wrongAuthor = explain(cursorOfPost(moreNews), watcher);
             assertThat(wrongAuthor.path("outcome").asString()).isEqualTo("filtered_out");
-            assertThat(wrongAuthor.path("reason").asString()).contains("{\"authorId\":{\"eq\":" + wanted.id() + "}}");
+            assertThat(wrongAuthor.path("subscriptions").get(0).path("condition").asString())
+                    .isEqualTo("{\"authorId\":{\"eq\":" + wanted.id() + "}}");
         }
     }
 
@@ -149,6 +146,35 @@ class ChangeInspectorTest extends IntegrationTest {
                 .expectStatus().isOk().expectBody(JsonNode.class).returnResult().getResponseBody();
     }
 
+    @Test
+    void aHugeFilterIsCutInTheViewAndTheLimitAndTotalCountHold() {
+        Account watcher = newUser("Wordy");
+        StringBuilder filter = new StringBuilder("{\"or\":[");
+        for (int i = 0; i < 40; i++) {
+            filter.append(i == 0 ? "" : ",").append("{\"title\":{\"eq\":\"").append("t".repeat(900)).append(i).append("\"}}");
+        }
+        filter.append("]}");
+        try (WsClient first = WsClient.connect(port, watcher.token())) {
+            first.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"filter\":" + filter + "}");
+            assertThat(first.next().path("type").asString()).isEqualTo("subscribed");
+            // Opened once the first is subscribed to, so the first is the older one.
+            try (WsClient second = WsClient.connect(port, watcher.token())) {
+                second.subscribe("post_changes");
+                assertOldestShownCut(watcher);
+            }
+        }
+    }
+
+    private void assertOldestShownCut(Account watcher) {
+        JsonNode one = get(admin(), "/api/admin/changes/sessions?userId={u}&limit=1", watcher.id()).exchange()
+                .expectStatus().isOk()
+                .expectHeader().valueEquals("X-Total-Count", "2")
+                .expectBody(JsonNode.class).returnResult().getResponseBody();
+        assertThat(one).hasSize(1);
+        String shown = one.get(0).path("subscriptions").get(0).path("filter").asString();
+        assertThat(shown).hasSize(ChangeInspector.MAX_FILTER_TEXT).endsWith("…");
+    }
+
     private JsonNode explain(String cursor, Account user) {
         return get(admin(), "/api/admin/changes/explain?cursor={c}&userId={u}", cursor, user.id()).exchange()
                 .expectStatus().isOk().expectBody(JsonNode.class).returnResult().getResponseBody();
@@ -162,12 +188,7 @@ class ChangeInspectorTest extends IntegrationTest {
         return cursorOfInsert("users", user.id());
     }
 
-    /** The cursor of a row's INSERT, read from the change log. */
     private String cursorOfInsert(String table, long id) {
-        return database.sql("SELECT c.commit_seq, l.id FROM change_log l JOIN change_commit c USING (tx_id)"
-                        + " WHERE l.table_name = $1 AND l.operation = 'INSERT' AND (l.row_data ->> 'id')::bigint = $2")
-                .bind(0, table).bind(1, id)
-                .map(row -> new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)).toCursor())
-                .one().block();
+        return insertPosition(table, id).toCursor();
     }
 }

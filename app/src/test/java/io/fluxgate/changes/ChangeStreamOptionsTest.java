@@ -67,6 +67,42 @@ class ChangeStreamOptionsTest extends IntegrationTest {
     }
 
     @Test
+    void resumingTwoSubscriptionsOfOneChannelSendsEachMissedEventOnce() {
+        Account watcher = newUser("Two Resumes");
+        Account other = newUser("Not Watched");
+        String mine = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"mine\","
+                + "\"filter\":{\"authorId\":{\"eq\":" + watcher.id() + "}}";
+        String tagged = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"tagged\","
+                + "\"filter\":{\"title\":{\"like\":\"%tagged%\"}}";
+        String cursor;
+        try (WsClient ws = WsClient.connect(port, watcher.token())) {
+            ws.send(mine + "}");
+            cursor = ws.next().path("cursor").asString();
+            ws.send(tagged + "}");
+            assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
+        }
+        long both = createPost(watcher, "tagged and mine"); // both filters, and related to the watcher
+        long mineOnly = createPost(watcher, "plain");
+        long taggedOnly = createPost(other, "tagged elsewhere");
+        awaitInsertPublished("posts", taggedOnly);
+
+        try (WsClient ws = WsClient.connect(port, watcher.token())) {
+            ws.send(mine + ",\"resumeFrom\":\"" + cursor + "\"}");
+            List<JsonNode> first = ws.next(3);
+            assertThat(first.get(0).path("type").asString()).isEqualTo("subscribed");
+            assertThat(first.subList(1, 3)).extracting(frame -> frame.path("data").path("id").asLong())
+                    .containsExactly(both, mineOnly);
+            ws.send(tagged + ",\"resumeFrom\":\"" + cursor + "\"}");
+            List<JsonNode> second = ws.next(2);
+            assertThat(second.get(0).path("type").asString()).isEqualTo("subscribed");
+            assertThat(second.get(1).path("data").path("id").asLong()).as("the post both match came once")
+                    .isEqualTo(taggedOnly);
+            assertThat(second.get(1).path("subscriptions")).extracting(JsonNode::asString).containsExactly("tagged");
+            ws.assertQuietFor(Duration.ofMillis(500));
+        }
+    }
+
+    @Test
     void anEventMatchingTwoSubscriptionsArrivesOnceNamingBoth() {
         Account watcher = newUser("Two Views");
         Account author = newUser("Prolific");

@@ -79,15 +79,25 @@ public abstract class IntegrationTest {
      * test expects; waiting here keeps every test's stream about what the test itself did.
      */
     private void awaitSignUpPublished(long userId) {
-        Position signUp = database.sql("SELECT c.commit_seq, l.id FROM change_log l JOIN change_commit c USING (tx_id)"
-                        + " WHERE l.table_name = 'users' AND l.operation = 'INSERT' AND (l.row_data ->> 'id')::bigint = $1")
-                .bind(0, userId)
+        awaitInsertPublished("users", userId);
+    }
+
+    /** Waits until the change hub has published the INSERT of row {@code id} of {@code table} (if it was logged). */
+    protected void awaitInsertPublished(String table, long id) {
+        Position insert = insertPosition(table, id);
+        if (insert != null) {
+            Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+                    .until(() -> !insert.isAfter(hub.head()));
+        }
+    }
+
+    /** Where the INSERT of row {@code id} of {@code table} sits in the change log; null when it is not there. */
+    protected Position insertPosition(String table, long id) {
+        return database.sql("SELECT c.commit_seq, l.id FROM change_log l JOIN change_commit c USING (tx_id)"
+                        + " WHERE l.table_name = $1 AND l.operation = 'INSERT' AND (l.row_data ->> 'id')::bigint = $2")
+                .bind(0, table).bind(1, id)
                 .map(row -> new Position(row.get("commit_seq", Long.class), row.get("id", Long.class)))
                 .one().block();
-        if (signUp != null) {
-            Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
-                    .until(() -> !signUp.isAfter(hub.head()));
-        }
     }
 
     protected Account login(String email) {

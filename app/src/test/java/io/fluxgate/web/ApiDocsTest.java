@@ -12,13 +12,16 @@ import java.util.function.Function;
 
 import io.fluxgate.support.IntegrationTest;
 import org.junit.jupiter.api.Test;
+import org.springdoc.core.service.OpenAPIService;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.JsonNode;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.ApplicationContext;
 import org.springframework.core.io.Resource;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
+import org.springframework.test.util.ReflectionTestUtils;
 import org.springframework.web.reactive.function.server.HandlerFunction;
 import org.springframework.web.reactive.function.server.RequestPredicate;
 import org.springframework.web.reactive.function.server.RequestPredicates;
@@ -83,6 +86,34 @@ class ApiDocsTest extends IntegrationTest {
         assertThat(document.path("paths").path("/api/posts").path("post").path("requestBody").path("content")
                 .path("application/json").path("schema").path("$ref").asString())
                 .isEqualTo("#/components/schemas/NewPost");
+    }
+
+    @Test
+    void everyCallerGetsTheOneDocumentWhateverItsLanguageOrHost(@Autowired OpenAPIService documents) {
+        byte[] plain = apiDocs(null, null);
+        assertThat(apiDocs("fr-FR", null)).isEqualTo(plain);
+        assertThat(apiDocs("zz-ZZ, x-1;q=0.5", "attacker.example")).isEqualTo(plain);
+        Map<?, ?> cached = (Map<?, ?>) ReflectionTestUtils.getField(documents, "cachedOpenAPI");
+        assertThat(cached).as("one document built and kept, not one per language").hasSize(1);
+        JsonNode document = client.get().uri("/v3/api-docs").exchange().expectBody(JsonNode.class)
+                .returnResult().getResponseBody();
+        assertThat(document.path("servers").get(0).path("url").asString()).as("no caller's Host in it").isEqualTo("/");
+        assertThat(document.path("components").path("schemas").path("Plan").path("properties").path("plan")
+                .path("type").asString()).as("free-form JSON is an object").isEqualTo("object");
+        JsonNode explain = document.path("paths").path("/api/admin/changes/explain").path("get").path("parameters");
+        assertThat(explain).extracting(parameter -> parameter.path("required").asBoolean()).containsOnly(true);
+    }
+
+    private byte[] apiDocs(String language, String host) {
+        return client.get().uri("/v3/api-docs").headers(headers -> {
+                    if (language != null) {
+                        headers.set(HttpHeaders.ACCEPT_LANGUAGE, language);
+                    }
+                    if (host != null) {
+                        headers.set(HttpHeaders.HOST, host);
+                    }
+                }).exchange().expectStatus().isOk()
+                .expectBody().returnResult().getResponseBody();
     }
 
     @Test

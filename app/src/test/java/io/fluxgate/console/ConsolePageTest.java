@@ -1,0 +1,40 @@
+package io.fluxgate.console;
+
+import io.fluxgate.support.IntegrationTest;
+import org.junit.jupiter.api.Test;
+
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The console's files are served to anyone, with a policy that lets the page run only its own code. */
+class ConsolePageTest extends IntegrationTest {
+
+    @Test
+    void thePageAndItsFilesAreServedWithoutATokenUnderAStrictPolicy() {
+        client.get().uri("/console").exchange()
+                .expectStatus().isOk()
+                .expectHeader().contentTypeCompatibleWith(MediaType.TEXT_HTML)
+                .expectHeader().valueEquals("Content-Security-Policy", ConsoleRoutes.POLICY)
+                .expectHeader().valueEquals("X-Content-Type-Options", "nosniff")
+                .expectHeader().valueEquals(HttpHeaders.CACHE_CONTROL, "no-cache")
+                .expectBody(String.class).value(page -> assertThat(page)
+                        .contains("/console/console.js").doesNotContain("http://", "https://"));
+        client.get().uri("/console/console.js").exchange()
+                .expectStatus().isOk()
+                .expectHeader().contentTypeCompatibleWith("text/javascript")
+                .expectHeader().valueEquals("Content-Security-Policy", ConsoleRoutes.POLICY);
+        client.get().uri("/console/console.css").exchange()
+                .expectStatus().isOk()
+                .expectHeader().contentTypeCompatibleWith("text/css");
+    }
+
+    @Test
+    void nothingOutsideTheConsoleFolderIsReachableThroughIt() {
+        client.get().uri("/console/missing.js").exchange().expectStatus().isNotFound();
+        client.get().uri("/console/../application.yaml").exchange().expectStatus().is4xxClientError();
+        client.get().uri("/console/%2e%2e/application.yaml").exchange().expectStatus().is4xxClientError();
+        client.get().uri("/console/..%2fapplication.yaml").exchange().expectStatus().is4xxClientError();
+    }
+}
