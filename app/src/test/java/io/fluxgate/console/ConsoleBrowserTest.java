@@ -158,6 +158,30 @@ class ConsoleBrowserTest extends IntegrationTest {
         awaitText("explain-outcome", "not_subscribed");
     }
 
+    @Test
+    void aSnapshotComesFirstAndPauseHoldsRowsUntilUnpaused() {
+        Account author = newUser("Snapshot Author");
+        createPost(author, "already there");
+        Account watcher = newUser("Snapshot Watcher");
+        signIn(watcher);
+        browser.findElement(By.id("snapshot")).click();
+        browser.findElement(By.id("columns")).sendKeys("title");
+        subscribe("post_changes", "theirs", "{\"authorId\":{\"eq\":" + author.id() + "}}");
+        click("connect");
+        awaitLog("snapshot_end theirs");
+        assertThat(text("count-snapshot-rows")).isEqualTo("1");
+
+        click("pause");
+        createPost(author, "held back");
+        wait(WAIT).until(ExpectedConditions.textToBe(By.id("paused-count"), "1"));
+        assertThat(browser.findElements(By.cssSelector("#events tr.event"))).as("nothing drawn while paused").isEmpty();
+        click("pause");
+        List<WebElement> rows = awaitRows(1);
+        assertThat(titles(rows)).containsExactly("held back");
+        assertThat(rows.get(0).findElement(By.cssSelector("td.data")).getAttribute("title"))
+                .as("only the chosen columns and the key").doesNotContain("\"body\"");
+    }
+
     // ---- page steps
 
     private void signIn(Account account) {
