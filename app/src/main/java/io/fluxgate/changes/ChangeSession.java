@@ -2,8 +2,10 @@ package io.fluxgate.changes;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -103,17 +105,26 @@ final class ChangeSession {
      */
     private final Map<String, Position> replayedThrough = new HashMap<>();
     /**
-     * Per subscription id, the position its resume accounted for: the client had, or was just sent,
-     * every event it matches up to there. A later resume of another subscription on the same channel
-     * does not send those again.
+     * The resumes this connection replayed, newest last (at most as many as a session may hold
+     * subscriptions): a later resume of another subscription on the same channel does not send
+     * again what one of them sent. Only what this connection carried counts, never what a client's
+     * cursor claims, so nothing is skipped that the client did not get.
      */
-    private final Map<String, Resumed> resumed = new HashMap<>();
+    private final Deque<Replayed> replays = new ArrayDeque<>();
 
-    private record Resumed(Subscription subscription, Position through) {
+    /** One subscription's resume: the events after {@code from} up to {@code through} it replayed. */
+    private record Replayed(Subscription subscription, Position from, Position through, boolean visible) {
 
-        boolean accountedFor(ChangeEvent event) {
-            return !event.position().isAfter(through)
-                    && (subscription.filter() == null || subscription.filter().test(event.data()));
+        /** Whether it sent {@code event} with at least {@code columns} of the row (null: all of it). */
+        boolean sent(ChangeEvent event, Set<String> columns, long callerId) {
+            if (!subscription.channel().equals(event.channel()) || !event.position().isAfter(from)
+                    || event.position().isAfter(through)) {
+                return false;
+            }
+            if (visible && (subscription.filter() == null || subscription.filter().test(event.data()))) {
+                return subscription.columns() == null || (columns != null && subscription.columns().containsAll(columns));
+            }
+            return event.isRelatedTo(callerId); // sent whole, as related
         }
     }
 
@@ -426,17 +437,8 @@ final class ChangeSession {
 
     private Flux<Outbound> replay(Subscription subscription, Position after, Position upTo) {
         String channel = subscription.channel();
-        // Once read, the related events up to here are accounted for (a cursor may be ahead of the hub),
-        // and so is every event the subscription matches.
-        Runnable accounted = () -> {
-            replayedThrough.merge(channel, Position.max(upTo, after), Position::max);
-            resumed.put(subscription.id(), new Resumed(subscription, Position.max(upTo, after)));
-        };
-        // What earlier resumes of this channel in this session sent: not sent twice.
-        resumed.keySet().retainAll(subscriptions.keySet());
-        List<Resumed> earlier = resumed.values().stream()
-                .filter(other -> other.subscription().channel().equals(channel)).toList();
-        Position relatedThrough = replayedThrough.get(channel);
+        // Once read, the related events up to here are accounted for (a cursor may be ahead of the hub).
+        Runnable accounted = () -> replayedThrough.merge(channel, Position.max(upTo, after), Position::max);
         if (!upTo.isAfter(after)) {
             accounted.run();
             return Flux.empty();
@@ -444,6 +446,8 @@ final class ChangeSession {
         Position deliveredThrough = lastProcessed;
         Caller who = caller;
         boolean visible = Channels.seesAll(channel, who.admin());
+        List<Replayed> earlier = List.copyOf(replays);
+        Replayed thisOne = new Replayed(subscription, after, upTo, visible);
         // Non-admins on a restricted channel read only their own events: the database never walks
         // the channel's whole log for them.
         ChangeLogReader.Filter filter = visible
@@ -455,17 +459,20 @@ final class ChangeSession {
             if (related && event.position().isAfter(sessionStart) && !event.position().isAfter(deliveredThrough)) {
                 return; // this session already sent it, as related
             }
-            if (related && relatedThrough != null && !event.position().isAfter(relatedThrough)) {
-                return; // an earlier resume of this channel sent it whole, or its client had it
-            }
             if (visible && (subscription.filter() == null || subscription.filter().test(event.data()))) {
-                if (earlier.stream().noneMatch(other -> other.accountedFor(event))) {
+                if (earlier.stream().noneMatch(other -> other.sent(event, subscription.columns(), who.id()))) {
                     sink.next(frames.change(event, subscription.columns(), subscription.ids()));
                 }
-            } else if (related) {
+            } else if (related && earlier.stream().noneMatch(other -> other.sent(event, null, who.id()))) {
                 sink.next(frames.change(event));
             }
-        }).doOnComplete(accounted);
+        }).doOnComplete(() -> {
+            accounted.run();
+            replays.addLast(thisOne);
+            if (replays.size() > context.maxSubscriptions()) {
+                replays.removeFirst();
+            }
+        });
     }
 
     /**

@@ -103,6 +103,66 @@ class ChangeStreamOptionsTest extends IntegrationTest {
     }
 
     @Test
+    void aLaterCursorOfOneSubscriptionNeverHidesWhatAnotherSubscriptionMissed() {
+        Account watcher = newUser("Older Cursor");
+        Account author = newUser("Newsy");
+        String mine = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"theirs\","
+                + "\"filter\":{\"authorId\":{\"eq\":" + author.id() + "}}";
+        String news = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"news\","
+                + "\"filter\":{\"title\":{\"like\":\"%news%\"}}";
+        String theirsCursor;
+        try (WsClient ws = WsClient.connect(port, watcher.token())) {
+            ws.send(mine + "}");
+            theirsCursor = ws.next().path("cursor").asString();
+        }
+        long missed = createPost(author, "big news");
+        awaitInsertPublished("posts", missed);
+        String newsCursor;
+        try (WsClient ws = WsClient.connect(port, watcher.token())) {
+            // Subscribed after the post: this subscription's cursor is past it, the other one's is not.
+            ws.send(news + "}");
+            newsCursor = ws.next().path("cursor").asString();
+        }
+        try (WsClient ws = WsClient.connect(port, watcher.token())) {
+            ws.send(news + ",\"resumeFrom\":\"" + newsCursor + "\"}");
+            assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
+            ws.send(mine + ",\"resumeFrom\":\"" + theirsCursor + "\"}");
+            List<JsonNode> frames = ws.next(2);
+            assertThat(frames.get(0).path("type").asString()).isEqualTo("subscribed");
+            assertThat(frames.get(1).path("data").path("id").asLong()).isEqualTo(missed);
+            assertThat(frames.get(1).path("subscriptions")).extracting(JsonNode::asString).containsExactly("theirs");
+            ws.assertQuietFor(Duration.ofMillis(500));
+        }
+    }
+
+    @Test
+    void aSecondResumeWantingOtherColumnsStillGetsThem() {
+        Account watcher = newUser("Column Resumes");
+        Account author = newUser("Columnist");
+        String titles = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"titles\","
+                + "\"filter\":{\"authorId\":{\"eq\":" + author.id() + "}},\"columns\":[\"title\"]";
+        String bodies = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"bodies\","
+                + "\"filter\":{\"authorId\":{\"eq\":" + author.id() + "}},\"columns\":[\"body\"]";
+        String cursor;
+        try (WsClient ws = WsClient.connect(port, watcher.token())) {
+            ws.send(titles + "}");
+            cursor = ws.next().path("cursor").asString();
+        }
+        long post = createPost(author, "two views");
+        awaitInsertPublished("posts", post);
+        try (WsClient ws = WsClient.connect(port, watcher.token())) {
+            ws.send(titles + ",\"resumeFrom\":\"" + cursor + "\"}");
+            List<JsonNode> first = ws.next(2);
+            assertThat(first.get(1).path("data").propertyNames()).containsExactlyInAnyOrder("id", "title");
+            ws.send(bodies + ",\"resumeFrom\":\"" + cursor + "\"}");
+            List<JsonNode> second = ws.next(2);
+            assertThat(second.get(1).path("data").path("id").asLong()).isEqualTo(post);
+            assertThat(second.get(1).path("data").propertyNames()).containsExactlyInAnyOrder("id", "body");
+            ws.assertQuietFor(Duration.ofMillis(500));
+        }
+    }
+
+    @Test
     void anEventMatchingTwoSubscriptionsArrivesOnceNamingBoth() {
         Account watcher = newUser("Two Views");
         Account author = newUser("Prolific");
