@@ -70,29 +70,21 @@ class ChangeStreamOptionsTest extends IntegrationTest {
     void resumingTwoSubscriptionsOfOneChannelSendsEachMissedEventOnce() {
         Account watcher = newUser("Two Resumes");
         Account other = newUser("Not Watched");
-        String mine = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"mine\","
-                + "\"filter\":{\"authorId\":{\"eq\":" + watcher.id() + "}}";
-        String tagged = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"tagged\","
-                + "\"filter\":{\"title\":{\"like\":\"%tagged%\"}}";
-        String cursor;
-        try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(mine + "}");
-            cursor = ws.next().path("cursor").asString();
-            ws.send(tagged + "}");
-            assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
-        }
+        String mine = postsSubscription("mine", "{\"authorId\":{\"eq\":" + watcher.id() + "}}");
+        String tagged = postsSubscription("tagged", "{\"title\":{\"like\":\"%tagged%\"}}");
+        String cursor = startingCursor(watcher, mine);
         long both = createPost(watcher, "tagged and mine"); // both filters, and related to the watcher
         long mineOnly = createPost(watcher, "plain");
         long taggedOnly = createPost(other, "tagged elsewhere");
         awaitInsertPublished("posts", taggedOnly);
 
         try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(mine + ",\"resumeFrom\":\"" + cursor + "\"}");
+            ws.send(resumed(mine, cursor));
             List<JsonNode> first = ws.next(3);
             assertThat(first.get(0).path("type").asString()).isEqualTo("subscribed");
             assertThat(first.subList(1, 3)).extracting(frame -> frame.path("data").path("id").asLong())
                     .containsExactly(both, mineOnly);
-            ws.send(tagged + ",\"resumeFrom\":\"" + cursor + "\"}");
+            ws.send(resumed(tagged, cursor));
             List<JsonNode> second = ws.next(2);
             assertThat(second.get(0).path("type").asString()).isEqualTo("subscribed");
             assertThat(second.get(1).path("data").path("id").asLong()).as("the post both match came once")
@@ -106,27 +98,17 @@ class ChangeStreamOptionsTest extends IntegrationTest {
     void aLaterCursorOfOneSubscriptionNeverHidesWhatAnotherSubscriptionMissed() {
         Account watcher = newUser("Older Cursor");
         Account author = newUser("Newsy");
-        String mine = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"theirs\","
-                + "\"filter\":{\"authorId\":{\"eq\":" + author.id() + "}}";
-        String news = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"news\","
-                + "\"filter\":{\"title\":{\"like\":\"%news%\"}}";
-        String theirsCursor;
-        try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(mine + "}");
-            theirsCursor = ws.next().path("cursor").asString();
-        }
+        String theirs = postsSubscription("theirs", "{\"authorId\":{\"eq\":" + author.id() + "}}");
+        String news = postsSubscription("news", "{\"title\":{\"like\":\"%news%\"}}");
+        String theirsCursor = startingCursor(watcher, theirs);
         long missed = createPost(author, "big news");
         awaitInsertPublished("posts", missed);
-        String newsCursor;
+        // Subscribed after the post: this subscription's cursor is past it, the other one's is not.
+        String newsCursor = startingCursor(watcher, news);
         try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            // Subscribed after the post: this subscription's cursor is past it, the other one's is not.
-            ws.send(news + "}");
-            newsCursor = ws.next().path("cursor").asString();
-        }
-        try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(news + ",\"resumeFrom\":\"" + newsCursor + "\"}");
+            ws.send(resumed(news, newsCursor));
             assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
-            ws.send(mine + ",\"resumeFrom\":\"" + theirsCursor + "\"}");
+            ws.send(resumed(theirs, theirsCursor));
             List<JsonNode> frames = ws.next(2);
             assertThat(frames.get(0).path("type").asString()).isEqualTo("subscribed");
             assertThat(frames.get(1).path("data").path("id").asLong()).isEqualTo(missed);
@@ -139,22 +121,17 @@ class ChangeStreamOptionsTest extends IntegrationTest {
     void aSecondResumeWantingOtherColumnsStillGetsThem() {
         Account watcher = newUser("Column Resumes");
         Account author = newUser("Columnist");
-        String titles = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"titles\","
-                + "\"filter\":{\"authorId\":{\"eq\":" + author.id() + "}},\"columns\":[\"title\"]";
-        String bodies = "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"bodies\","
-                + "\"filter\":{\"authorId\":{\"eq\":" + author.id() + "}},\"columns\":[\"body\"]";
-        String cursor;
-        try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(titles + "}");
-            cursor = ws.next().path("cursor").asString();
-        }
+        String byAuthor = "{\"authorId\":{\"eq\":" + author.id() + "}}";
+        String titles = postsSubscription("titles", byAuthor) + ",\"columns\":[\"title\"]";
+        String bodies = postsSubscription("bodies", byAuthor) + ",\"columns\":[\"body\"]";
+        String cursor = startingCursor(watcher, titles);
         long post = createPost(author, "two views");
         awaitInsertPublished("posts", post);
         try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(titles + ",\"resumeFrom\":\"" + cursor + "\"}");
+            ws.send(resumed(titles, cursor));
             List<JsonNode> first = ws.next(2);
             assertThat(first.get(1).path("data").propertyNames()).containsExactlyInAnyOrder("id", "title");
-            ws.send(bodies + ",\"resumeFrom\":\"" + cursor + "\"}");
+            ws.send(resumed(bodies, cursor));
             List<JsonNode> second = ws.next(2);
             assertThat(second.get(1).path("data").path("id").asLong()).isEqualTo(post);
             assertThat(second.get(1).path("data").propertyNames()).containsExactlyInAnyOrder("id", "body");
@@ -222,5 +199,24 @@ class ChangeStreamOptionsTest extends IntegrationTest {
                 .issuedAt(Instant.now()).expiresAt(expiresAt).claim("roles", List.of("USER")).claim("ver", 1L).build();
         return encoder.encode(JwtEncoderParameters.from(JwsHeader.with(MacAlgorithm.HS256).build(), claims))
                 .getTokenValue();
+    }
+
+    /** A subscribe message to post_changes with an id and a filter, left open for more fields. */
+    private static String postsSubscription(String id, String filter) {
+        return "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"" + id + "\",\"filter\":" + filter;
+    }
+
+    private static String resumed(String subscription, String cursor) {
+        return subscription + ",\"resumeFrom\":\"" + cursor + "\"}";
+    }
+
+    /** Subscribes on a connection of its own, then leaves: the cursor the subscription started at. */
+    private String startingCursor(Account who, String subscription) {
+        try (WsClient ws = WsClient.connect(port, who.token())) {
+            ws.send(subscription + "}");
+            JsonNode ack = ws.next();
+            assertThat(ack.path("type").asString()).isEqualTo("subscribed");
+            return ack.path("cursor").asString();
+        }
     }
 }
