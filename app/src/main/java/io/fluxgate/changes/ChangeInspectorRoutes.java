@@ -18,7 +18,7 @@ import static io.fluxgate.web.ApiDocs.doc;
 class ChangeInspectorRoutes {
 
     private static final String TAG = "admin";
-    static final String TOTAL_COUNT = "X-Total-Count";
+    private static final String TOTAL_COUNT = "X-Total-Count";
 
     @Bean
     RouterFunction<ServerResponse> changeInspectorRouter(ChangeInspector inspector) {

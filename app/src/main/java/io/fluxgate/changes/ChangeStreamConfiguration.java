@@ -107,7 +107,7 @@ class ChangeStreamConfiguration {
                         .query("filter", "a row filter (JSON), with one channel only")
                         .query("columns", "comma-separated fields of data to send")
                         .query("snapshot", "true: the matching rows first, then the changes after them")
-                        .answers(200, "text/event-stream",
+                        .answersIn("text/event-stream", 200,
                                 "database_change, snapshot, snapshot_end and resync_required events; id is the cursor")
                         .errors(400, 429))
                 .build();

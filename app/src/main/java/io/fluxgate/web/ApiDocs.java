@@ -132,7 +132,7 @@ public final class ApiDocs implements Consumer<Builder> {
     }
 
     /** A response in another media type (an event stream, say), described in words. */
-    public ApiDocs answers(int status, String mediaType, String description) {
+    public ApiDocs answersIn(String mediaType, int status, String description) {
         parts.add(op -> op.response(responseBuilder().responseCode(Integer.toString(status)).description(description)
                 .content(contentBuilder().mediaType(mediaType).schema(schemaBuilder().type("string")))));
         return this;

@@ -79,17 +79,13 @@ class ChangeStreamOptionsTest extends IntegrationTest {
         awaitInsertPublished("posts", taggedOnly);
 
         try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(resumed(mine, cursor));
-            List<JsonNode> first = ws.next(3);
-            assertThat(first.get(0).path("type").asString()).isEqualTo("subscribed");
-            assertThat(first.subList(1, 3)).extracting(frame -> frame.path("data").path("id").asLong())
+            List<JsonNode> first = resume(ws, mine, cursor, 2);
+            assertThat(first).extracting(frame -> frame.path("data").path("id").asLong())
                     .containsExactly(both, mineOnly);
-            ws.send(resumed(tagged, cursor));
-            List<JsonNode> second = ws.next(2);
-            assertThat(second.get(0).path("type").asString()).isEqualTo("subscribed");
-            assertThat(second.get(1).path("data").path("id").asLong()).as("the post both match came once")
+            JsonNode second = resume(ws, tagged, cursor, 1).get(0);
+            assertThat(second.path("data").path("id").asLong()).as("the post both match came once")
                     .isEqualTo(taggedOnly);
-            assertThat(second.get(1).path("subscriptions")).extracting(JsonNode::asString).containsExactly("tagged");
+            assertThat(second.path("subscriptions")).extracting(JsonNode::asString).containsExactly("tagged");
             ws.assertQuietFor(Duration.ofMillis(500));
         }
     }
@@ -106,13 +102,10 @@ class ChangeStreamOptionsTest extends IntegrationTest {
         // Subscribed after the post: this subscription's cursor is past it, the other one's is not.
         String newsCursor = startingCursor(watcher, news);
         try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(resumed(news, newsCursor));
-            assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
-            ws.send(resumed(theirs, theirsCursor));
-            List<JsonNode> frames = ws.next(2);
-            assertThat(frames.get(0).path("type").asString()).isEqualTo("subscribed");
-            assertThat(frames.get(1).path("data").path("id").asLong()).isEqualTo(missed);
-            assertThat(frames.get(1).path("subscriptions")).extracting(JsonNode::asString).containsExactly("theirs");
+            resume(ws, news, newsCursor, 0);
+            JsonNode change = resume(ws, theirs, theirsCursor, 1).get(0);
+            assertThat(change.path("data").path("id").asLong()).isEqualTo(missed);
+            assertThat(change.path("subscriptions")).extracting(JsonNode::asString).containsExactly("theirs");
             ws.assertQuietFor(Duration.ofMillis(500));
         }
     }
@@ -128,13 +121,11 @@ class ChangeStreamOptionsTest extends IntegrationTest {
         long post = createPost(author, "two views");
         awaitInsertPublished("posts", post);
         try (WsClient ws = WsClient.connect(port, watcher.token())) {
-            ws.send(resumed(titles, cursor));
-            List<JsonNode> first = ws.next(2);
-            assertThat(first.get(1).path("data").propertyNames()).containsExactlyInAnyOrder("id", "title");
-            ws.send(resumed(bodies, cursor));
-            List<JsonNode> second = ws.next(2);
-            assertThat(second.get(1).path("data").path("id").asLong()).isEqualTo(post);
-            assertThat(second.get(1).path("data").propertyNames()).containsExactlyInAnyOrder("id", "body");
+            JsonNode first = resume(ws, titles, cursor, 1).get(0);
+            assertThat(first.path("data").propertyNames()).containsExactlyInAnyOrder("id", "title");
+            JsonNode second = resume(ws, bodies, cursor, 1).get(0);
+            assertThat(second.path("data").path("id").asLong()).isEqualTo(post);
+            assertThat(second.path("data").propertyNames()).containsExactlyInAnyOrder("id", "body");
             ws.assertQuietFor(Duration.ofMillis(500));
         }
     }
@@ -206,8 +197,12 @@ class ChangeStreamOptionsTest extends IntegrationTest {
         return "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"" + id + "\",\"filter\":" + filter;
     }
 
-    private static String resumed(String subscription, String cursor) {
-        return subscription + ",\"resumeFrom\":\"" + cursor + "\"}";
+    /** Subscribes with {@code resumeFrom}: the {@code changes} frames after the answer, which must be {@code subscribed}. */
+    private static List<JsonNode> resume(WsClient ws, String subscription, String cursor, int changes) {
+        ws.send(subscription + ",\"resumeFrom\":\"" + cursor + "\"}");
+        List<JsonNode> frames = ws.next(1 + changes);
+        assertThat(frames.get(0).path("type").asString()).isEqualTo("subscribed");
+        return frames.subList(1, frames.size());
     }
 
     /** Subscribes on a connection of its own, then leaves: the cursor the subscription started at. */
