@@ -104,11 +104,14 @@ class ConsoleBrowserTest extends IntegrationTest {
         awaitText("status", "connected");
         awaitLog("subscribed mine");
 
-        createPost(author, "first by author");
+        // A hostile title: shown as text, never run (an alert would also fail every later step).
+        String hostile = "<img src=x onerror=alert(1)>first by author";
+        createPost(author, hostile);
         createPost(other, "filtered out");
         createPost(author, "second by author");
         List<WebElement> rows = awaitRows(2);
-        assertThat(titles(rows)).containsExactly("second by author", "first by author");
+        assertThat(titles(rows)).containsExactly("second by author", hostile);
+        assertThat(browser.findElements(By.cssSelector("#events img"))).as("no markup from data").isEmpty();
         for (WebElement row : rows) {
             String cursor = row.getAttribute("data-cursor");
             assertThat(cursor).isNotBlank();
@@ -124,7 +127,7 @@ class ConsoleBrowserTest extends IntegrationTest {
         click("resume");
         awaitText("status", "connected");
         rows = awaitRows(3);
-        assertThat(titles(rows)).containsExactly("while away", "second by author", "first by author");
+        assertThat(titles(rows)).containsExactly("while away", "second by author", hostile);
         assertThat(text("count-received")).isEqualTo("3");
         assertThat(text("count-replayed")).isEqualTo("1");
         assertThat(text("count-duplicates")).isEqualTo("0");
