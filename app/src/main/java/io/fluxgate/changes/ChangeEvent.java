@@ -27,6 +27,18 @@ public record ChangeEvent(Position position, String channel, String table, Strin
         return false;
     }
 
+    /**
+     * An estimate, on the high side, of the heap the event holds: its encoded frame, and its parsed
+     * data, whose text is about as long again, with the nodes and strings around it (measured in
+     * ChangeHubTest). What byte bounds on buffers of events count.
+     */
+    public long weight() {
+        return 3L * frame.length + OVERHEAD;
+    }
+
+    /** The record, its cursor, timestamps and the empty nodes, whatever the row. */
+    static final int OVERHEAD = 1024;
+
     /** Whether it came from the change log and so can be resumed after. */
     public boolean isLogged() {
         return position != null;

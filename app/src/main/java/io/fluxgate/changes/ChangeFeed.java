@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import reactor.core.publisher.Flux;
@@ -24,7 +25,8 @@ import org.springframework.stereotype.Component;
  * Per-session event feeds: every event after a position that a session's {@link Interest} may want,
  * in commit order, each once, at the session's pace, with bounded memory.
  *
- * <p>Live events wait in a bounded buffer. A session that reads too slowly overflows it; its feed
+ * <p>Live events wait in a buffer bounded by count and by weight (the session's own, and all
+ * sessions' together). A session that reads too slowly overflows it; its feed
  * then drops the live stream and catches up from its last position at the session's pace (from the
  * hub's memory of recent events, or from the change log when it is further behind) and rejoins the
  * live stream. A feed never calls back into its session.
@@ -45,6 +47,11 @@ class ChangeFeed {
     private final ChangeLogReader log;
     private final ChangeStreamMetrics metrics;
     private final int bufferSize;
+    private final long bufferBytes;
+    private final long buffersBytes;
+    private final long batchBytes;
+    /** The weight of every session's waiting live events on this replica. */
+    private final AtomicLong buffered = new AtomicLong();
     /** Log reads finish on other threads; their results are handed back to the session's executor. */
     private final Map<Executor, Scheduler> schedulers = new ConcurrentHashMap<>();
 
@@ -53,6 +60,52 @@ class ChangeFeed {
         this.log = log;
         this.metrics = metrics;
         this.bufferSize = properties.sessionBuffer();
+        this.bufferBytes = properties.sessionBufferBytes().toBytes();
+        this.buffersBytes = properties.sessionBuffersBytes().toBytes();
+        this.batchBytes = properties.replayBatchBytes().toBytes();
+    }
+
+    /** The weight of the live events waiting in all sessions' buffers now. */
+    long bufferedBytes() {
+        return buffered.get();
+    }
+
+    /**
+     * The weight of one session's waiting live events, counted against its own bound and the
+     * replica's. An empty buffer takes one event whatever it weighs, so a heavy event can still be
+     * delivered live. Closing gives back what is still counted.
+     */
+    private final class Held {
+
+        private long bytes;
+        private boolean closed;
+
+        synchronized boolean reserve(long weight) {
+            if (closed || (bytes > 0 && bytes + weight > bufferBytes)) {
+                return false;
+            }
+            if (buffered.addAndGet(weight) > buffersBytes && bytes > 0) {
+                buffered.addAndGet(-weight);
+                return false;
+            }
+            bytes += weight;
+            return true;
+        }
+
+        synchronized void release(long weight) {
+            if (!closed) {
+                bytes -= weight;
+                buffered.addAndGet(-weight);
+            }
+        }
+
+        synchronized void close() {
+            if (!closed) {
+                closed = true;
+                buffered.addAndGet(-bytes);
+                bytes = 0;
+            }
+        }
     }
 
     /** The hub's head: a session starts its feed here. */
@@ -75,12 +128,13 @@ class ChangeFeed {
         return Flux.defer(() -> {
             Position from = last.get();
             AtomicInteger pending = new AtomicInteger();
+            Held held = new Held();
             interest.buffered(pending);
             Queue<ChangeEvent> queue = Queues.<ChangeEvent>unbounded(16).get();
             Sinks.Many<ChangeEvent> buffer = Sinks.many().unicast().onBackpressureBuffer(queue);
             ChangeHub.Subscription[] live = new ChangeHub.Subscription[1];
             live[0] = hub.subscribe(deliverOn, interest.route(), event -> {
-                if (pending.incrementAndGet() > bufferSize) {
+                if (pending.incrementAndGet() > bufferSize || !held.reserve(event.weight())) {
                     // This session cannot keep up: stop feeding it; it catches up at its own pace.
                     live[0].dispose();
                     metrics.overflows.increment();
@@ -102,10 +156,16 @@ class ChangeFeed {
                                 interest.catchingUp(false);
                             })
                             .publishOn(scheduler);
-            return Flux.concat(catchUp, buffer.asFlux().doOnNext(event -> pending.decrementAndGet()))
+            return Flux.concat(catchUp, buffer.asFlux().doOnNext(event -> {
+                        pending.decrementAndGet();
+                        held.release(event.weight());
+                    }))
                     .filter(event -> event.position().isAfter(last.get()))
                     .doOnNext(event -> last.set(event.position()))
-                    .doFinally(signal -> interest.detach(live[0]));
+                    .doFinally(signal -> {
+                        interest.detach(live[0]);
+                        held.close();
+                    });
         }).retryWhen(Retry.from(failures -> failures.concatMap(failure -> {
             if (failure.failure() instanceof Overflow) {
                 return Mono.just(failure);
@@ -124,7 +184,7 @@ class ChangeFeed {
         AtomicReference<Position> reached = new AtomicReference<>(from);
         AtomicBoolean outOfMemoryReach = new AtomicBoolean();
         Flux<ChangeEvent> fromMemory = Flux.<List<ChangeEvent>>generate(sink -> {
-            List<ChangeEvent> recent = hub.recentAfter(reached.get(), CATCH_UP_BATCH);
+            List<ChangeEvent> recent = hub.recentAfter(reached.get(), CATCH_UP_BATCH, batchBytes);
             if (recent == null) {
                 outOfMemoryReach.set(true);
                 sink.complete();

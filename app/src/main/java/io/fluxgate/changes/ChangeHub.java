@@ -34,6 +34,11 @@ public class ChangeHub {
     private final Sinks.Empty<Void> started = Sinks.empty();
     private final ChangeStreamMetrics metrics;
     private final ChangeEvent[] ring;
+    /** The ring's weight bound, and its weight now: the oldest events go first when either bound is passed. */
+    private final long ringMaxBytes;
+    private long ringBytes;
+    /** Index of the oldest event still in the ring (events before it were let go). */
+    private long oldest;
     private long published;
     private Position start;
     /** Whether the listener is connected, and when it last finished reading the log up to date. */
@@ -44,13 +49,22 @@ public class ChangeHub {
     ChangeHub(ChangeStreamMetrics metrics, ChangeStreamProperties properties) {
         this.metrics = metrics;
         this.ring = new ChangeEvent[properties.hubHistory()];
+        this.ringMaxBytes = properties.hubHistoryBytes().toBytes();
         this.maxSilenceNanos = maxSilence(properties).toNanos();
     }
 
     void publish(ChangeEvent event) {
         synchronized (ring) {
+            if (published - oldest == ring.length) {
+                forgetOldest();
+            }
             ring[(int) (published % ring.length)] = event;
+            ringBytes += event.weight();
             published++;
+            // The newest event stays, however heavy: the ring always reaches back to the head.
+            while (ringBytes > ringMaxBytes && published - oldest > 1) {
+                forgetOldest();
+            }
         }
         head.set(event.position());
         // One task per executor, not per subscriber: each event loop walks its own sessions.
@@ -334,8 +348,15 @@ public class ChangeHub {
      * yet; null when the ring no longer reaches back to {@code from} (read the change log instead).
      */
     List<ChangeEvent> recentAfter(Position from, int max) {
+        return recentAfter(from, max, Long.MAX_VALUE);
+    }
+
+    /**
+     * The same, stopping before the events would weigh more than {@code maxBytes} (at least one
+     * comes): a slow reader holds a bounded batch, however large the rows.
+     */
+    List<ChangeEvent> recentAfter(Position from, int max, long maxBytes) {
         synchronized (ring) {
-            long oldest = Math.max(0, published - ring.length);
             boolean covered = oldest == 0
                     ? start != null && from.compareTo(start) >= 0
                     : from.compareTo(at(oldest).position()) >= 0;
@@ -354,10 +375,30 @@ public class ChangeHub {
                 }
             }
             List<ChangeEvent> events = new ArrayList<>((int) Math.min(max, published - low));
+            long bytes = 0;
             for (long i = low; i < published && events.size() < max; i++) {
-                events.add(at(i));
+                ChangeEvent event = at(i);
+                bytes += event.weight();
+                if (bytes > maxBytes && !events.isEmpty()) {
+                    break;
+                }
+                events.add(event);
             }
             return events;
+        }
+    }
+
+    private void forgetOldest() {
+        int slot = (int) (oldest % ring.length);
+        ringBytes -= ring[slot].weight();
+        ring[slot] = null;
+        oldest++;
+    }
+
+    /** The events the ring holds, and their weight; for tests and metrics. */
+    long[] ringUse() {
+        synchronized (ring) {
+            return new long[] {published - oldest, ringBytes};
         }
     }
 

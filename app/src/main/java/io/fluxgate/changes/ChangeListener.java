@@ -78,7 +78,8 @@ class ChangeListener implements SmartLifecycle {
     /** Emits the number of events published by each catch-up, until the connection fails. */
     private Flux<Long> listen(PostgresqlConnection connection) {
         ChangeLogReader reader = new ChangeLogReader(
-                DatabaseClient.create(new SingleConnectionFactory(connection, connections.getMetadata(), true)), frames, properties.replayBatch());
+                DatabaseClient.create(new SingleConnectionFactory(connection, connections.getMetadata(), true)), frames, properties.replayBatch(),
+                properties.replayBatchBytes().toBytes());
         // Notifications end when the connection does: that is a failure to retry, not a normal end.
         Flux<Object> notifications = connection.getNotifications().map(notification -> WAKE)
                 .concatWith(Mono.error(() -> new IllegalStateException("LISTEN connection closed")));

@@ -27,11 +27,13 @@ final class ChangeLogReader {
     private final DatabaseClient db;
     private final ChangeFrames frames;
     private final int batch;
+    private final long batchBytes;
 
-    ChangeLogReader(DatabaseClient db, ChangeFrames frames, int batch) {
+    ChangeLogReader(DatabaseClient db, ChangeFrames frames, int batch, long batchBytes) {
         this.db = db;
         this.frames = frames;
         this.batch = batch;
+        this.batchBytes = batchBytes;
     }
 
     /**
@@ -57,15 +59,34 @@ final class ChangeLogReader {
     /**
      * Every matching event after {@code from}, page by page: the next page is read only when the
      * previous one is being consumed, so a slow consumer never makes this hold more than two pages.
+     * A page ends at the batch size or once its events weigh the batch's bytes, whichever comes first.
      */
     Flux<ChangeEvent> after(Position from, Filter filter) {
-        return page(from, filter).collectList()
-                .expand(rows -> rows.size() < batch ? Mono.empty()
-                        : page(rows.get(rows.size() - 1).position(), filter).collectList())
-                .concatMapIterable(rows -> rows, 1);
+        return page(from, filter)
+                .expand(page -> page.last() ? Mono.empty() : page(page.end(), filter))
+                .concatMapIterable(Page::events, 1);
     }
 
-    private Flux<ChangeEvent> page(Position from, Filter filter) {
+    /** @param last whether the log held nothing more when it was read */
+    private record Page(List<ChangeEvent> events, boolean last) {
+
+        Position end() {
+            return events.get(events.size() - 1).position();
+        }
+    }
+
+    private Mono<Page> page(Position from, Filter filter) {
+        return Mono.defer(() -> {
+            long[] weight = {0};
+            // Rows past the weight are not decoded: the query is cancelled and the rest of it discarded.
+            return query(from, filter)
+                    .takeUntil(event -> (weight[0] += event.weight()) >= batchBytes)
+                    .collectList()
+                    .map(events -> new Page(events, events.size() < batch && weight[0] < batchBytes));
+        });
+    }
+
+    private Flux<ChangeEvent> query(Position from, Filter filter) {
         StringBuilder sql = new StringBuilder(SELECT);
         List<Object> binds = new ArrayList<>(List.of(from.commitSeq(), from.logId(), batch));
         if (filter.channels() != null || filter.userId() != null) {

@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.fluxgate.security.Caller;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
@@ -32,6 +34,8 @@ import reactor.core.publisher.Sinks;
  * and how a slow client catches up, is its {@link ChangeFeed}'s business.
  */
 final class ChangeSession {
+
+    private static final Logger log = LoggerFactory.getLogger(ChangeSession.class);
 
     private static final Duration VERIFY_TIMEOUT = Duration.ofSeconds(5);
     private static final int MAX_TOKEN_LENGTH = 8192;
@@ -156,7 +160,7 @@ final class ChangeSession {
             Mono<Outbound.Close> ends = ending.asMono().doOnNext(ended::set);
             return Flux.merge(messages, changes, liveChanges())
                     .takeWhile(input -> !(input instanceof ClientMessage.Closed))
-                    .concatMap(this::handle)
+                    .concatMap(this::handleGuarded)
                     .takeUntil(Outbound.Close.class::isInstance)
                     .takeUntilOther(ends)
                     .concatWith(Mono.fromSupplier(ended::get));
@@ -222,6 +226,23 @@ final class ChangeSession {
     void endIf(Caller judged, Outbound.Close close) {
         if (caller == judged) {
             end(close);
+        }
+    }
+
+    /**
+     * A client's message that fails in a way nobody foresaw answers an error frame and the session
+     * lives on: no input of a client ends its own session with a protocol error (or anyone else's).
+     */
+    private Flux<Outbound> handleGuarded(SessionInput input) {
+        try {
+            return handle(input);
+        } catch (RuntimeException unforeseen) {
+            if (!(input instanceof ClientMessage)) {
+                throw unforeseen;
+            }
+            log.warn("Change session {}: a {} message could not be handled", id, input.getClass().getSimpleName(),
+                    unforeseen);
+            return error("Invalid message format", null, null);
         }
     }
 

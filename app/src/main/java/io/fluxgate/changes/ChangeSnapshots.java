@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fluxgate.security.Caller;
 import io.r2dbc.postgresql.codec.Json;
@@ -64,10 +63,10 @@ class ChangeSnapshots {
     private final TransactionalOperator snapshot;
     private final ChangeFrames frames;
     private final long maxRows;
-    private final int maxConcurrent;
     private final Duration timeout;
-    /** Snapshots reading now: each holds an analytics connection and a database snapshot open. */
-    private final AtomicInteger running = new AtomicInteger();
+    private final long pageBytes;
+    /** Each snapshot reading holds an analytics connection and a database snapshot open. */
+    private final SnapshotSlots slots;
 
     ChangeSnapshots(@Qualifier("analyticsConnectionFactory") ConnectionFactory analytics,
             @Qualifier("analyticsDatabaseClient") DatabaseClient db, ChangeFrames frames,
@@ -75,8 +74,11 @@ class ChangeSnapshots {
         this.db = db;
         this.frames = frames;
         this.maxRows = properties.snapshotMaxRows();
-        this.maxConcurrent = properties.maxConcurrentSnapshots();
         this.timeout = properties.snapshotTimeout();
+        this.pageBytes = properties.replayBatchBytes().toBytes();
+        // As many may wait as may read, times the sessions one user may hold: enough for every fair use.
+        this.slots = new SnapshotSlots(properties.maxConcurrentSnapshots(), properties.maxConcurrentSnapshotsPerUser(),
+                properties.maxConcurrentSnapshots() * properties.maxSessionsPerUser(), properties.snapshotQueueTimeout());
         DefaultTransactionDefinition definition = new DefaultTransactionDefinition();
         definition.setIsolationLevel(TransactionDefinition.ISOLATION_REPEATABLE_READ);
         definition.setReadOnly(true);
@@ -90,20 +92,23 @@ class ChangeSnapshots {
     /**
      * The rows of {@code channel} the caller may see that pass {@code filter} (null: all), narrowed to
      * {@code columns} (null: all), page by page as they are consumed, then {@link End}. Refused before
-     * any row is read when the caller may see more rows than the configured bound, or when this replica
-     * already runs its most snapshots. A snapshot holds a connection and a database snapshot open, so
-     * one that takes longer than the timeout (a client that does not read) fails and lets both go.
+     * any row is read when the caller may see more rows than the configured bound, or when no slot of
+     * this replica's comes free for the caller in time (see {@link SnapshotSlots}). A snapshot holds a
+     * connection and a database snapshot open, so one that takes longer than the timeout (a client
+     * that does not read) fails and lets both go.
      */
     Flux<Piece> read(String channel, Caller caller, RowFilter filter, Set<String> columns) {
-        return Flux.defer(() -> {
-            if (running.incrementAndGet() > maxConcurrent) {
-                running.decrementAndGet();
-                return Flux.<Piece>just(new Refused("Too many snapshots are being taken; try again shortly."));
-            }
-            return reading(channel, caller, filter, columns)
-                    .timeout(timeout)
-                    .doFinally(signal -> running.decrementAndGet());
-        });
+        return slots.acquire(caller.id())
+                .flatMapMany(slot -> reading(channel, caller, filter, columns)
+                        .timeout(timeout)
+                        .doFinally(signal -> slot.release()))
+                .onErrorResume(SnapshotSlots.Unavailable.class,
+                        busy -> Flux.just(new Refused("Too many snapshots are being taken; try again shortly.")));
+    }
+
+    /** Snapshots reading now on this replica. */
+    int running() {
+        return slots.running();
     }
 
     private Flux<Piece> reading(String channel, Caller caller, RowFilter filter, Set<String> columns) {
@@ -136,13 +141,16 @@ class ChangeSnapshots {
         return spec.map(row -> row.get("n", Long.class)).one();
     }
 
-    /** The table in pages by id, each filtered and narrowed; pages left empty by the filter are skipped. */
+    /**
+     * The table in pages by id, each filtered and narrowed; pages left empty by the filter are skipped.
+     * A page ends at {@link #PAGE} rows or once its rows weigh the batch's bytes.
+     */
     private Flux<Piece> pages(Source source, Caller caller, RowFilter filter, Set<String> columns) {
-        return page(source, caller, 0).expand(rows -> rows.size() < PAGE ? Mono.empty()
-                        : page(source, caller, rows.get(rows.size() - 1).id()))
-                .map(rows -> {
-                    List<ObjectNode> kept = new ArrayList<>(rows.size());
-                    for (RawRow row : rows) {
+        return page(source, caller, 0).expand(page -> page.last() ? Mono.empty()
+                        : page(source, caller, page.rows().get(page.rows().size() - 1).id()))
+                .map(page -> {
+                    List<ObjectNode> kept = new ArrayList<>(page.rows().size());
+                    for (RawRow row : page.rows()) {
                         ObjectNode data = frames.row(row.json());
                         if (filter == null || filter.test(data)) {
                             kept.add(frames.project(data, columns));
@@ -155,9 +163,28 @@ class ChangeSnapshots {
     }
 
     private record RawRow(long id, String json) {
+
+        /** As an event would be weighed: its text about three times over once parsed and encoded. */
+        long weight() {
+            return 3L * json.length() + ChangeEvent.OVERHEAD;
+        }
     }
 
-    private Mono<List<RawRow>> page(Source source, Caller caller, long afterId) {
+    /** @param last whether the table held nothing more when it was read */
+    private record RawPage(List<RawRow> rows, boolean last) {
+    }
+
+    private Mono<RawPage> page(Source source, Caller caller, long afterId) {
+        return Mono.defer(() -> {
+            long[] weight = {0};
+            return rows(source, caller, afterId)
+                    .takeUntil(row -> (weight[0] += row.weight()) >= pageBytes)
+                    .collectList()
+                    .map(rows -> new RawPage(rows, rows.size() < PAGE && weight[0] < pageBytes));
+        });
+    }
+
+    private Flux<RawRow> rows(Source source, Caller caller, long afterId) {
         String where = source.where(caller);
         String row = source.hidden() == null ? "to_jsonb(t)" : "to_jsonb(t) - " + source.hidden();
         DatabaseClient.GenericExecuteSpec spec = db.sql("SELECT t.id, " + row + " AS row FROM " + source.table()
@@ -166,7 +193,7 @@ class ChangeSnapshots {
         if (where.contains("$2")) {
             spec = spec.bind(1, caller.id());
         }
-        return spec.map(r -> new RawRow(r.get("id", Long.class), r.get("row", Json.class).asString())).all().collectList();
+        return spec.map(r -> new RawRow(r.get("id", Long.class), r.get("row", Json.class).asString())).all();
     }
 
     private static String channelOf(String table) {

@@ -117,7 +117,7 @@ class ChangeStreamConfiguration {
     @Bean
     ChangeLogReader changeLogReader(@Qualifier("analyticsDatabaseClient") DatabaseClient analytics,
             ChangeFrames frames, ChangeStreamProperties properties) {
-        return new ChangeLogReader(analytics, frames, properties.replayBatch());
+        return new ChangeLogReader(analytics, frames, properties.replayBatch(), properties.replayBatchBytes().toBytes());
     }
 
     /**

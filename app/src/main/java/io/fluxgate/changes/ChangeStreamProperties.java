@@ -3,6 +3,7 @@ package io.fluxgate.changes;
 import java.time.Duration;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.util.unit.DataSize;
 
 /**
  * Change stream settings ({@code fluxgate.changes.*}).
@@ -29,6 +30,16 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param maxConcurrentSnapshots snapshots this replica reads at once (each holds an analytics-pool
  *        connection); past it a snapshot is refused with an error frame
  * @param snapshotTimeout the longest a snapshot may take, its client's reading included
+ * @param maxConcurrentSnapshotsPerUser snapshots one user reads at once on this replica (at most
+ *        {@code maxConcurrentSnapshots}): no user can take every slot
+ * @param snapshotQueueTimeout a snapshot that finds no slot free waits this long for one, then is refused
+ * @param hubHistoryBytes the recent events kept in memory ({@code hubHistory}) weigh at most this much
+ *        (each event counted at an estimate of its heap size, see {@link ChangeEvent#weight()})
+ * @param sessionBufferBytes a session's waiting live events ({@code sessionBuffer}) weigh at most this much
+ * @param sessionBuffersBytes all sessions' waiting live events on this replica weigh at most this much;
+ *        a session whose next event would pass it catches up later instead
+ * @param replayBatchBytes one read of the log, of the recent events or of a snapshot page weighs at most
+ *        this much (always at least one row)
  */
 @ConfigurationProperties("fluxgate.changes")
 public record ChangeStreamProperties(
@@ -48,5 +59,11 @@ public record ChangeStreamProperties(
         int maxSubscriptionsPerSession,
         long snapshotMaxRows,
         int maxConcurrentSnapshots,
-        Duration snapshotTimeout) {
+        Duration snapshotTimeout,
+        int maxConcurrentSnapshotsPerUser,
+        Duration snapshotQueueTimeout,
+        DataSize hubHistoryBytes,
+        DataSize sessionBufferBytes,
+        DataSize sessionBuffersBytes,
+        DataSize replayBatchBytes) {
 }

@@ -143,8 +143,8 @@ final class RowFilter {
             return null;
         }
         if (value.isNumber()) {
-            BigDecimal number = value.decimalValue();
-            return number.signum() == 0 ? BigDecimal.ZERO : number.stripTrailingZeros();
+            BigDecimal number = decimal(value);
+            return number == null ? null : number.signum() == 0 ? BigDecimal.ZERO : number.stripTrailingZeros();
         }
         if (value.isString()) {
             return value.asString();
@@ -154,6 +154,22 @@ final class RowFilter {
         }
         return null;
     }
+
+    /**
+     * A JSON number as a decimal; null when it has none: a float parsed past the double range
+     * ({@code 1e999}) is infinite, and an exponent so large that comparing it would mean building a
+     * number of millions of digits is not one a row can hold.
+     */
+    static BigDecimal decimal(JsonNode number) {
+        if ((number.isDouble() || number.isFloat()) && !Double.isFinite(number.doubleValue())) {
+            return null;
+        }
+        BigDecimal value = number.decimalValue();
+        return Math.abs((long) value.scale()) > MAX_SCALE ? null : value;
+    }
+
+    /** Largest exponent a number in a filter or a row may carry, either way (PostgreSQL numeric: 16383 digits). */
+    static final int MAX_SCALE = 20_000;
 
     private static final class Compiler {
 
@@ -260,6 +276,9 @@ final class RowFilter {
         }
 
         private static Object scalar(String field, String operator, JsonNode operand) {
+            if (operand.isNumber() && decimal(operand) == null) {
+                throw new Invalid("'" + operator + "' on '" + field + "' takes a finite number of ordinary size");
+            }
             Object key = key(operand);
             if (key == null) {
                 throw new Invalid("'" + operator + "' on '" + field
@@ -289,7 +308,7 @@ final class RowFilter {
         private static Test order(String field, String operator, JsonNode operand, Outcome outcome) {
             Comparand bound = Comparand.of(operand);
             if (bound == null) {
-                throw new Invalid("'" + operator + "' on '" + field + "' takes a string or a number");
+                throw new Invalid("'" + operator + "' on '" + field + "' takes a string or a finite number");
             }
             if (operand.isString() && operand.asString().length() > MAX_STRING) {
                 throw new Invalid("Filter values are at most " + MAX_STRING + " characters");
@@ -352,7 +371,8 @@ final class RowFilter {
 
         static Comparand of(JsonNode operand) {
             if (operand.isNumber()) {
-                return new Comparand(operand.decimalValue(), null, null);
+                BigDecimal number = decimal(operand);
+                return number == null ? null : new Comparand(number, null, null);
             }
             if (!operand.isString()) {
                 return null;
@@ -367,7 +387,8 @@ final class RowFilter {
                 return null;
             }
             if (value.isNumber()) {
-                return number == null ? null : value.decimalValue().compareTo(number);
+                BigDecimal other = number == null ? null : decimal(value);
+                return other == null ? null : other.compareTo(number);
             }
             if (!value.isString()) {
                 return null;

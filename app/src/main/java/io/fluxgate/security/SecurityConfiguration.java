@@ -21,6 +21,7 @@ import org.springframework.http.HttpStatus;
 import org.springframework.security.authentication.ReactiveAuthenticationManager;
 import org.springframework.security.config.annotation.web.reactive.EnableWebFluxSecurity;
 import org.springframework.security.config.web.server.ServerHttpSecurity;
+import org.springframework.security.oauth2.core.DelegatingOAuth2TokenValidator;
 import org.springframework.security.oauth2.jose.jws.MacAlgorithm;
 import org.springframework.security.oauth2.jwt.JwtEncoder;
 import org.springframework.security.oauth2.jwt.JwtValidators;
@@ -194,13 +195,17 @@ class SecurityConfiguration {
         return new SecretKeySpec(secret, "HmacSHA256");
     }
 
-    /** Nimbus verifies; tokens it accepted are remembered until they expire (see VerifiedTokens). */
+    /**
+     * Nimbus verifies the signature, issuer and times, {@link TokenClaims} the type and range of every
+     * claim we read; tokens it accepted are remembered until they expire (see VerifiedTokens).
+     */
     @Bean
     ReactiveJwtDecoder jwtDecoder(SecretKey jwtSigningKey, SecurityProperties properties) {
         NimbusReactiveJwtDecoder decoder = NimbusReactiveJwtDecoder.withSecretKey(jwtSigningKey)
                 .macAlgorithm(MacAlgorithm.HS256)
                 .build();
-        decoder.setJwtValidator(JwtValidators.createDefaultWithIssuer(properties.issuer()));
+        decoder.setJwtValidator(new DelegatingOAuth2TokenValidator<>(
+                JwtValidators.createDefaultWithIssuer(properties.issuer()), new TokenClaims()));
         return new VerifiedTokens(decoder, properties.verifiedTokens());
     }
 

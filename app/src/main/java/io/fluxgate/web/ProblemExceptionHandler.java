@@ -10,6 +10,7 @@ import io.r2dbc.spi.R2dbcTimeoutException;
 import io.r2dbc.spi.R2dbcTransientResourceException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.netty.channel.AbortedException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.exc.StreamReadException;
 import tools.jackson.databind.exc.UnrecognizedPropertyException;
@@ -61,6 +62,11 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
     public Mono<Void> handle(ServerWebExchange exchange, Throwable ex) {
         if (exchange.getResponse().isCommitted()) {
             return Mono.error(ex);
+        }
+        if (causeOf(ex, AbortedException.class) != null) {
+            // The connection is gone (the client left, or a request timeout closed it): nobody to answer.
+            log.debug("Connection closed under {} {}", exchange.getRequest().getMethod(), exchange.getRequest().getPath());
+            return Mono.empty();
         }
         if (ex instanceof ApiException api) {
             if (api.retryAfter() != null) {

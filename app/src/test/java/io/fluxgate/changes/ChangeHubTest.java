@@ -11,6 +11,8 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;
 
+import org.springframework.util.unit.DataSize;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The hub's memory of recent events: what it can answer and when it must say "read the log". */
@@ -18,7 +20,9 @@ class ChangeHubTest {
 
     private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(new SimpleMeterRegistry()),
             new ChangeStreamProperties(16, 500, 4, Duration.ofSeconds(30), Duration.ofSeconds(5),
-                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50, 1000, 4, Duration.ofSeconds(60)));
+                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50, 1000, 4, Duration.ofSeconds(60),
+            1, Duration.ofSeconds(10), DataSize.ofMegabytes(32), DataSize.ofMegabytes(1), DataSize.ofMegabytes(96),
+            DataSize.ofMegabytes(1)));
 
     private static ChangeEvent event(long commitSeq, long id) {
         return new ChangeEvent(new Position(commitSeq, id), Channels.POSTS, "posts", "INSERT",

@@ -107,7 +107,7 @@ class ChangeStreamLimitsTest extends IntegrationTest {
         client.patch().uri("/api/users/{id}", me.id()).header(HttpHeaders.AUTHORIZATION, me.bearer())
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("bio", "mine")).exchange()
                 .expectStatus().isOk();
-        ChangeLogReader reader = new ChangeLogReader(analytics, frames, 5);
+        ChangeLogReader reader = new ChangeLogReader(analytics, frames, 5, Long.MAX_VALUE);
         List<ChangeEvent> read = reader.after(Position.ORIGIN, ChangeLogReader.Filter.relatedOn(Channels.USERS, me.id(), null))
                 .collectList().block(Duration.ofSeconds(30));
         assertThat(read).hasSize(2).allSatisfy(event -> assertThat(event.isRelatedTo(me.id())).isTrue());

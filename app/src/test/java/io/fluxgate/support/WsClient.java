@@ -53,13 +53,22 @@ public final class WsClient implements WebSocket.Listener, AutoCloseable {
 
     /** The HTTP status of a refused upgrade, or 101 when it was accepted. */
     public static int handshakeStatus(int port, String token) {
+        return handshakeStatus(URI.create("ws://localhost:" + port + "/ws/changes"), token);
+    }
+
+    /** The same with the token in {@code ?access_token=}. */
+    public static int handshakeStatusWithQueryToken(int port, String token) {
+        return handshakeStatus(URI.create("ws://localhost:" + port + "/ws/changes?access_token=" + token), null);
+    }
+
+    private static int handshakeStatus(URI uri, String token) {
         WsClient client = new WsClient();
         try {
             WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
             if (token != null) {
                 builder.header("Authorization", "Bearer " + token);
             }
-            builder.buildAsync(URI.create("ws://localhost:" + port + "/ws/changes"), client)
+            builder.buildAsync(uri, client)
                     .get(WAIT.toSeconds(), TimeUnit.SECONDS).abort();
             return 101;
         } catch (ExecutionException e) {
@@ -184,6 +193,11 @@ public final class WsClient implements WebSocket.Listener, AutoCloseable {
     public void resumeReading() {
         reading = true;
         socket.request(1);
+    }
+
+    /** Whether the server has not closed the connection (nor has it failed). */
+    public boolean isOpen() {
+        return !closeCode.isDone();
     }
 
     public int pingsReceived() {

@@ -1,0 +1,185 @@
+package io.fluxgate.web;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.ScheduledFuture;
+
+/**
+ * Closes a connection that does not deliver a request's line and headers, or its body, within a
+ * bound, however slowly it trickles them (an idle timeout alone is reset by every byte).
+ *
+ * <p>The header clock starts when the connection opens and, on a kept-alive connection, with the
+ * first byte of each later request; it stops when the request's headers are decoded. The body clock
+ * runs from there to the request's last content. Waiting between requests is the idle timeout's
+ * business. An upgraded WebSocket leaves both for good, and a streaming response (Server-Sent
+ * Events) is never timed: its request ended at once, and no new one is awaited meanwhile.
+ *
+ * <p>Two handlers share one state, on the connection's event loop: one in front of the HTTP codec
+ * sees the raw bytes, one behind it sees decoded requests and the responses going out. (Reactor
+ * Netty's own request timeout keeps running on a WebSocket upgraded from the request it timed.)
+ */
+final class RequestTimeouts {
+
+    private static final String BEFORE_CODEC = "fluxgate.requestTimeouts.bytes";
+    private static final String AFTER_CODEC = "fluxgate.requestTimeouts.requests";
+    private static final byte[] HEADERS_TIMED_OUT = timedOut("The request's headers did not arrive in time");
+    private static final byte[] BODY_TIMED_OUT = timedOut("The request's body did not arrive in time");
+
+    private final long headerNanos;
+    private final long bodyNanos;
+    private ChannelHandlerContext raw;
+    private ScheduledFuture<?> clock;
+    /** Requests decoded whose responses have not yet finished: a byte now is not a new request's. */
+    private int inFlight;
+    /** Bytes of a request not yet decoded have arrived. */
+    private boolean partial;
+    /** A response to the request whose body is awaited has begun. */
+    private boolean answering;
+    /** What the client hears when the running clock expires; null: nothing, the connection just closes. */
+    private byte[] answer;
+
+    private RequestTimeouts(long headerNanos, long bodyNanos) {
+        this.headerNanos = headerNanos;
+        this.bodyNanos = bodyNanos;
+    }
+
+    /** Installs the pair around the pipeline's HTTP codec, named {@code codec}; the header clock starts now. */
+    static void install(ChannelPipeline pipeline, String codec, long headerNanos, long bodyNanos) {
+        RequestTimeouts state = new RequestTimeouts(headerNanos, bodyNanos);
+        Bytes bytes = state.new Bytes();
+        pipeline.addBefore(codec, BEFORE_CODEC, bytes);
+        pipeline.addAfter(codec, AFTER_CODEC, state.new Requests(bytes));
+    }
+
+    private void start(long nanos, byte[] answer) {
+        stop();
+        this.answer = answer;
+        clock = raw.executor().schedule(this::expire, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void stop() {
+        if (clock != null) {
+            clock.cancel(false);
+            clock = null;
+        }
+    }
+
+    /**
+     * A silent connection is just closed, as is one whose response has begun; one waiting on the
+     * rest of its request hears why first. Written in front of the codec: no response is under way.
+     */
+    private void expire() {
+        clock = null;
+        if (answer == null || answering) {
+            raw.close();
+            return;
+        }
+        raw.writeAndFlush(Unpooled.wrappedBuffer(answer)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** In front of the codec: the first byte of a new request starts the header clock. */
+    private final class Bytes extends ChannelInboundHandlerAdapter {
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            raw = ctx;
+            if (ctx.channel().isActive()) {
+                start(headerNanos, null);
+            }
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object message) {
+            if (inFlight == 0 && !partial && message instanceof ByteBuf bytes && bytes.isReadable()) {
+                partial = true;
+                if (clock == null) {
+                    start(headerNanos, HEADERS_TIMED_OUT);
+                } else {
+                    answer = HEADERS_TIMED_OUT; // the first request: its clock runs from the connection's opening
+                }
+            }
+            ctx.fireChannelRead(message);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            stop();
+            ctx.fireChannelInactive();
+        }
+    }
+
+    /** Behind the codec: requests' heads and ends move the clocks; an upgrade ends them. */
+    private final class Requests extends ChannelDuplexHandler {
+
+        private final Bytes bytes;
+
+        Requests(Bytes bytes) {
+            this.bytes = bytes;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object message) {
+            if (message instanceof HttpRequest) {
+                inFlight++;
+                partial = false;
+                answering = false;
+                stop();
+                if (!(message instanceof LastHttpContent)) {
+                    start(bodyNanos, BODY_TIMED_OUT);
+                }
+            } else if (message instanceof LastHttpContent) {
+                stop();
+            }
+            ctx.fireChannelRead(message);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object message, ChannelPromise promise) {
+            if (message instanceof HttpResponse head
+                    && head.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                // An upgrade (WebSocket): no more HTTP requests on this connection.
+                stop();
+                ctx.pipeline().remove(this);
+                ctx.pipeline().remove(bytes);
+            } else {
+                if (message instanceof HttpResponse head && head.status().code() >= 200) {
+                    answering = true;
+                }
+                if (message instanceof LastHttpContent && inFlight > 0
+                        && !(message instanceof HttpResponse interim && interim.status().code() < 200)) {
+                    inFlight--;
+                }
+            }
+            ctx.write(message, promise);
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            stop();
+        }
+    }
+
+    private static byte[] timedOut(String detail) {
+        byte[] body = ("{\"type\":\"about:blank\",\"title\":\"Request Timeout\",\"status\":408,\"detail\":\"" + detail
+                + "\"}").getBytes(StandardCharsets.UTF_8);
+        String head = "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\n"
+                + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+        byte[] whole = new byte[head.length() + body.length];
+        System.arraycopy(head.getBytes(StandardCharsets.US_ASCII), 0, whole, 0, head.length());
+        System.arraycopy(body, 0, whole, head.length(), body.length);
+        return whole;
+    }
+}
