@@ -28,16 +28,18 @@ public record ChangeEvent(Position position, String channel, String table, Strin
     }
 
     /**
-     * An estimate, on the high side, of the heap the event holds: its encoded frame, and its parsed
-     * data, whose text is about as long again, with the nodes and strings around it (measured in
-     * ChangeHubTest). What byte bounds on buffers of events count.
+     * An estimate, on the high side, of the heap the event holds: its encoded frame, its parsed data
+     * (whose text is about as long again), a node and a string or two per field, and the record
+     * with its cursor and timestamps. What every byte bound on buffers of events counts; checked
+     * against the measured heap in ChangeEventWeightTest.
      */
     public long weight() {
-        return 3L * frame.length + OVERHEAD;
+        return frame.length * 9L / 4 + PER_FIELD * data.size() + OVERHEAD;
     }
 
+    private static final int PER_FIELD = 160;
     /** The record, its cursor, timestamps and the empty nodes, whatever the row. */
-    static final int OVERHEAD = 1024;
+    static final int OVERHEAD = 512;
 
     /** Whether it came from the change log and so can be resumed after. */
     public boolean isLogged() {

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.fluxgate.security.Caller;
@@ -29,10 +30,13 @@ import org.springframework.web.reactive.socket.WebSocketSession;
 @Component
 class ChangeWebSocketHandler implements WebSocketHandler {
 
-    private static final CloseStatus PING_TIMEOUT = CloseStatus.GOING_AWAY.withReason("ping timeout");
-    private static final CloseStatus NOT_READY = CloseStatus.SERVICE_OVERLOAD.withReason("change stream starting");
+    private static final Outbound.Close PING_TIMEOUT = new Outbound.Close(CloseStatus.GOING_AWAY.getCode(), "ping timeout");
+    private static final Outbound.Close NOT_READY = new Outbound.Close(CloseStatus.SERVICE_OVERLOAD.getCode(),
+            "change stream starting");
     private static final Duration NOT_READY_TIMEOUT = Duration.ofSeconds(10);
-    private static final CloseStatus TOO_MANY_FRAMES = CloseStatus.POLICY_VIOLATION.withReason("too many frames");
+    private static final Outbound.Close NORMAL = new Outbound.Close(CloseStatus.NORMAL.getCode(), "");
+    private static final Outbound.Close TOO_MANY_FRAMES = new Outbound.Close(CloseStatus.POLICY_VIOLATION.getCode(),
+            "too many frames");
 
     private final ChangeSessions sessions;
     private final ChangeStreamMetrics metrics;
@@ -64,7 +68,7 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                         .timeout(NOT_READY_TIMEOUT)
                         .then(Mono.defer(() -> serve(socket, caller, channel)))
                         // The listener has not reached the database yet: come back shortly.
-                        .onErrorResume(TimeoutException.class, notReady -> socket.close(NOT_READY)));
+                        .onErrorResume(TimeoutException.class, notReady -> close(channel, NOT_READY)));
     }
 
     private Mono<Void> serve(WebSocketSession socket, Caller caller, Channel channel) {
@@ -74,14 +78,21 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 SocketWriter.LoopBatch::new), metrics);
         AtomicLong lastHeard = new AtomicLong(System.nanoTime());
         FrameRate rate = new FrameRate(properties.maxClientFramesPerSecond(), properties.clientFrameBurst());
+        AtomicBoolean flooded = new AtomicBoolean();
         Flux<ClientMessage> inbound = socket.receive()
                 .doOnNext(message -> lastHeard.set(System.nanoTime()))
-                .takeWhile(message -> {
+                // Past the rate the session stops and the client hears 1008; its frames are still read
+                // (and dropped), never cancelled, so the close reaches it (see ClosingHandshake).
+                .filter(message -> {
+                    if (flooded.get()) {
+                        return false;
+                    }
                     if (rate.tryTake()) {
                         return true;
                     }
+                    flooded.set(true);
                     writer.stop();
-                    socket.close(TOO_MANY_FRAMES).subscribe();
+                    close(channel, TOO_MANY_FRAMES).subscribe();
                     return false;
                 })
                 .filter(message -> message.getType() == WebSocketMessage.Type.TEXT
@@ -96,7 +107,11 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 .autoConnect();
 
         Mono<Void> written = writer.write(sessions.serve(caller, "websocket", channel.eventLoop(), inbound))
-                .flatMap(close -> socket.close(new CloseStatus(close.code(), close.reason())));
+                .flatMap(close -> close(channel, close))
+                // Whatever ended it, the handler completes only once the connection has closed: Reactor
+                // Netty would otherwise close a still-open one at once, cutting a handshake under way.
+                // (A close already started only waits here.)
+                .then(Mono.defer(() -> close(channel, NORMAL)));
 
         Duration interval = properties.pingInterval();
         PingClock clock = new PingClock(interval.toNanos(), lastHeard);
@@ -104,11 +119,16 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 .onBackpressureDrop()
                 .takeUntilOther(writer.finished())
                 .concatMap(tick -> clock.timedOut(System.nanoTime())
-                        ? Mono.fromRunnable(writer::stop).then(socket.close(PING_TIMEOUT))
+                        ? Mono.fromRunnable(writer::stop).then(close(channel, PING_TIMEOUT))
                         : Mono.fromRunnable(writer::ping))
                 .then();
 
         return sessions.tracked(Mono.when(written, pinging).flux()).then();
+    }
+
+    /** Closes with the closing handshake; completes when the connection has closed. */
+    private static Mono<Void> close(Channel channel, Outbound.Close close) {
+        return ClosingHandshake.close(channel, close.code(), close.reason());
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fluxgate.support.IntegrationTest;
+import io.fluxgate.support.RawWsClient;
 import io.fluxgate.support.WsClient;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
@@ -29,6 +30,9 @@ class ChangeSnapshotTest extends IntegrationTest {
 
     @Autowired
     DatabaseClient db;
+
+    @Autowired
+    ChangeSnapshots snapshots;
 
     @Test
     void theSnapshotAndTheChangesAfterItAddUpToTheTableWhileWritersRunThroughout() throws Exception {
@@ -124,6 +128,45 @@ class ChangeSnapshotTest extends IntegrationTest {
             assertThat(page.toString()).doesNotContain("password").doesNotContain("tokenVersion");
             assertThat(ws.next().path("type").asString()).isEqualTo("snapshot_end");
         }
+    }
+
+    /**
+     * One user with six sessions whose snapshots never drain (clients that do not read) holds one of
+     * the replica's four snapshot slots, not all of them: another user's small snapshots all succeed.
+     */
+    @Test
+    void oneUserCannotTakeEverySnapshotSlot() throws Exception {
+        Account hog = newUser("Snapshot Hog");
+        Account other = newUser("Snapshot Neighbour");
+        // Far more than a stalled client's socket buffers take in, so its snapshot cannot finish.
+        db.sql("INSERT INTO posts (author_id, title, body) SELECT $1, 'big ' || g, repeat('x', 20000)"
+                + " FROM generate_series(1, 1000) g").bind(0, hog.id()).then().block(WAIT);
+        List<RawWsClient> stalled = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 6; i++) {
+                RawWsClient ws = RawWsClient.connect(port, hog.token(), 4 * 1024);
+                ws.sendText("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"snapshot\":true}");
+                stalled.add(ws);
+            }
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> snapshots.running() == 1);
+            try (WsClient ws = WsClient.connect(port, other.token())) {
+                for (int i = 0; i < 8; i++) {
+                    ws.send("{\"type\":\"subscribe\",\"channel\":\"user_changes\",\"id\":\"s" + i
+                            + "\",\"snapshot\":true}");
+                    assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
+                    assertThat(ws.next().path("type").asString()).as("snapshot %d", i).isEqualTo("snapshot");
+                    assertThat(ws.next().path("type").asString()).isEqualTo("snapshot_end");
+                }
+            }
+            assertThat(snapshots.running()).as("the hog still holds only its share").isEqualTo(1);
+        } finally {
+            for (RawWsClient ws : stalled) {
+                ws.abort();
+            }
+            db.sql("DELETE FROM posts WHERE author_id = $1").bind(0, hog.id()).then().block(WAIT);
+        }
+        // Slots of sessions that went away are given back.
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> snapshots.running() == 0);
     }
 
     private long insert(long authorId, String title) {

@@ -34,6 +34,21 @@ class ChangeStreamBackpressureTest {
     @TestPropertySource(properties = {"fluxgate.changes.session-buffer=16", "fluxgate.changes.hub-history=64"})
     class CatchingUpFromTheLog extends SlowClientContract {
     }
+
+    /** Counts so large they never bind: the session's own weight bound does, and the ring's. */
+    @Nested
+    @TestPropertySource(properties = {"fluxgate.changes.session-buffer=1000000", "fluxgate.changes.hub-history=1000000",
+            "fluxgate.changes.session-buffer-bytes=256KB", "fluxgate.changes.hub-history-bytes=1MB"})
+    class BoundedByTheSessionsWeight extends SlowClientContract {
+    }
+
+    /** Only the weight of all sessions' buffers together binds. */
+    @Nested
+    @TestPropertySource(properties = {"fluxgate.changes.session-buffer=1000000", "fluxgate.changes.hub-history=1000000",
+            "fluxgate.changes.session-buffer-bytes=1GB", "fluxgate.changes.session-buffers-bytes=256KB",
+            "fluxgate.changes.hub-history-bytes=1MB"})
+    class BoundedByTheReplicasWeight extends SlowClientContract {
+    }
 }
 
 abstract class SlowClientContract extends IntegrationTest {
@@ -50,6 +65,15 @@ abstract class SlowClientContract extends IntegrationTest {
 
     @Autowired
     ChangeStreamMetrics metrics;
+
+    @Autowired
+    ChangeFeed feed;
+
+    @Autowired
+    ChangeHub hub;
+
+    @Autowired
+    ChangeStreamProperties properties;
 
     @Test
     void aClientThatNeverReadsDelaysNobodyAndCostsBoundedMemory() throws Exception {
@@ -71,6 +95,9 @@ abstract class SlowClientContract extends IntegrationTest {
 
             assertInOrder(fast.next(EVENTS));
             assertThat(metrics.overflows.count()).as("the slow session outgrew its buffer").isGreaterThan(overflowsBefore);
+            assertThat(hub.ringUse()[1]).as("the ring's weight").isLessThanOrEqualTo(properties.hubHistoryBytes().toBytes());
+            // What waits in the buffers is within the replica's bound (one event over for a session that held none).
+            assertThat(feed.bufferedBytes()).isLessThanOrEqualTo(properties.sessionBuffersBytes().toBytes() + 64 * 1024);
 
             List<JsonNode> late = new java.util.ArrayList<>();
             for (int i = 0; i < EVENTS; i++) {
@@ -78,6 +105,8 @@ abstract class SlowClientContract extends IntegrationTest {
             }
             assertInOrder(late);
         }
+        // Every byte counted against the buffers was given back.
+        org.awaitility.Awaitility.await().atMost(WsClient.WAIT).until(() -> feed.bufferedBytes() == 0);
     }
 
     private static void assertInOrder(List<JsonNode> frames) {

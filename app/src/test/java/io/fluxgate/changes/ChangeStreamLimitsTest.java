@@ -9,6 +9,8 @@ import io.fluxgate.support.IntegrationTest;
 import io.fluxgate.support.RawWsClient;
 import io.fluxgate.support.WsClient;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import tools.jackson.databind.JsonNode;
 
 import org.springframework.beans.factory.annotation.Autowired;
@@ -66,22 +68,40 @@ class ChangeStreamLimitsTest extends IntegrationTest {
     }
 
     /**
-     * A raw client, so the server's close frame is read even when the server then drops the
-     * connection on frames the flood left unread (the JDK client may report only the reset).
+     * A burst of subscribe frames from ordinary client libraries, which read the close code only if
+     * the server lets the closing handshake finish: the JDK's client sending one frame after another,
+     * and Reactor Netty's writing thousands at once. Both must hear 1008, not 1006.
      */
-    @Test
-    void aClientFloodingFramesIsClosedWith1008() throws Exception {
+    @ParameterizedTest
+    @ValueSource(ints = {1_000, 3_000})
+    void aClientFloodingFramesHears1008ThroughTheJdkClient(int frames) {
         Account user = newUser("Flooder");
-        try (RawWsClient ws = RawWsClient.connect(port, user.token(), 64 * 1024)) {
-            try {
-                for (int i = 0; i < 40; i++) {
-                    ws.sendText("{\"type\":\"ping\"}");
+        try (WsClient ws = WsClient.connect(port, user.token())) {
+            for (int i = 0; i < frames && ws.isOpen(); i++) {
+                if (!ws.trySend("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"f" + i + "\"}")) {
+                    break; // the server closed while frames were still going out
                 }
-            } catch (java.io.IOException closedMidFlood) {
-                // The server hung up while frames were still going out.
             }
-            assertThat(ws.awaitCloseCode()).isEqualTo(1008);
+            assertThat(ws.awaitClose()).isEqualTo(1008);
         }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1_000, 3_000})
+    void aClientFloodingFramesHears1008ThroughReactorNetty(int frames) {
+        Account user = newUser("Flooder");
+        Integer code = reactor.netty.http.client.HttpClient.create()
+                .headers(headers -> headers.add(HttpHeaders.AUTHORIZATION, user.bearer()))
+                .websocket()
+                .uri("ws://localhost:" + port + "/ws/changes")
+                .handle((in, out) -> out.sendString(reactor.core.publisher.Flux.range(0, frames)
+                                .map(i -> "{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"f" + i + "\"}"))
+                        .then()
+                        .onErrorResume(closedMidFlood -> reactor.core.publisher.Mono.empty())
+                        .thenMany(in.receiveCloseStatus().map(status -> status.code())))
+                .next()
+                .block(WsClient.WAIT);
+        assertThat(code).isEqualTo(1008);
     }
 
     /** One frame over 64 KiB (a raw client: the JDK's splits long messages into fragments). */

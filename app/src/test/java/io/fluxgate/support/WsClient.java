@@ -133,6 +133,16 @@ public final class WsClient implements WebSocket.Listener, AutoCloseable {
         closeCode.completeExceptionally(error);
     }
 
+    /** Sends a frame; false when the connection no longer takes any (the server closed it). */
+    public boolean trySend(String json) {
+        try {
+            socket.sendText(json, true).join();
+            return true;
+        } catch (java.util.concurrent.CompletionException closed) {
+            return false;
+        }
+    }
+
     public WsClient send(String json) {
         socket.sendText(json, true).join();
         return this;
