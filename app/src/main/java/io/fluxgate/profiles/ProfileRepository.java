@@ -5,6 +5,7 @@ import java.util.Date;
 import java.util.List;
 import java.util.regex.Pattern;
 
+import io.fluxgate.web.Constraints;
 import org.bson.Document;
 import org.bson.types.ObjectId;
 
@@ -58,7 +59,7 @@ class ProfileRepository {
     }
 
     Mono<Profile> findByEmail(String email) {
-        return mongo.findOne(withoutPassword(Query.query(where("email").is(email.strip().toLowerCase()))),
+        return mongo.findOne(withoutPassword(Query.query(where("email").is(Constraints.normalizeEmail(email)))),
                 Profile.class);
     }
 

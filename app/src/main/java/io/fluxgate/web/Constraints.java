@@ -5,6 +5,8 @@ import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import java.net.IDN;
+import java.text.Normalizer;
 import java.util.Locale;
 
 import io.fluxgate.security.BcryptSafe;
@@ -97,11 +99,11 @@ public final class Constraints {
     }
 
     /**
-     * An address as people type them: {@code local@domain}, one {@code @}, no spaces, a local part of
-     * at most 64 characters that neither starts nor ends with a dot nor has two in a row, and a
-     * domain of at least two dot-separated labels of letters, digits and inner hyphens. One pass over
-     * at most {@value #MAX_EMAIL} characters: the length is checked before anything else, and no
-     * regular expression is involved, so no input can make it backtrack.
+     * An address as stored, after {@link #normalizeEmail}: {@code local@domain}, one {@code @}, no
+     * spaces, all ASCII, a local part of at most 64 characters that neither starts nor ends with a
+     * dot nor has two in a row, and a domain of at least two dot-separated labels of letters, digits
+     * and inner hyphens. One pass over at most {@value #MAX_EMAIL} characters: the length is checked
+     * before anything else, and no regular expression is involved, so no input can make it backtrack.
      */
     public static boolean isEmailAddress(String email) {
         int length = email.length();
@@ -119,7 +121,7 @@ public final class Constraints {
         char previous = '.';
         for (int i = from; i < to; i++) {
             char c = text.charAt(i);
-            if (c == '.' ? previous == '.' : !(Character.isLetterOrDigit(c) || LOCAL_SYMBOLS.indexOf(c) >= 0)) {
+            if (c == '.' ? previous == '.' : !(isAsciiLetterOrDigit(c) || LOCAL_SYMBOLS.indexOf(c) >= 0)) {
                 return false;
             }
             previous = c;
@@ -140,7 +142,7 @@ public final class Constraints {
                 labelStart = i + 1;
             } else {
                 char c = text.charAt(i);
-                if (!(Character.isLetterOrDigit(c) || c == '-')) {
+                if (!(isAsciiLetterOrDigit(c) || c == '-')) {
                     return false;
                 }
             }
@@ -174,10 +176,44 @@ public final class Constraints {
         return trimmed.isEmpty() ? null : trimmed;
     }
 
-    /** Trimmed and lower-cased, or null. */
+    private static boolean isAsciiLetterOrDigit(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    }
+
+    /**
+     * An address as it is compared and stored, so that two addresses that read alike are one: trimmed,
+     * Unicode NFKC (fullwidth and other compatibility forms become the letters they stand for),
+     * lower-cased, and the domain in its ASCII (IDNA) form, so an internationalized domain is stored
+     * as {@code xn--...} and cannot pass for a Latin one. A local part left with anything but ASCII is
+     * then refused by {@link #isEmailAddress}: no table of look-alike letters across scripts is
+     * complete, so none is trusted. Null when nothing is left; text too long to be an address is only
+     * trimmed (and refused by the length check).
+     */
     public static String normalizeEmail(String email) {
         String trimmed = trimToNull(email);
-        return trimmed == null ? null : trimmed.toLowerCase(Locale.ROOT);
+        if (trimmed == null || trimmed.length() > MAX_EMAIL) {
+            return trimmed;
+        }
+        String folded = Normalizer.normalize(trimmed, Normalizer.Form.NFKC).toLowerCase(Locale.ROOT);
+        int at = folded.lastIndexOf('@');
+        if (at < 0 || isAscii(folded, at + 1)) {
+            return folded;
+        }
+        try {
+            return folded.substring(0, at + 1)
+                    + IDN.toASCII(folded.substring(at + 1), IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT);
+        } catch (IllegalArgumentException notADomain) {
+            return folded; // not ASCII: refused as an address
+        }
+    }
+
+    private static boolean isAscii(String text, int from) {
+        for (int i = from; i < text.length(); i++) {
+            if (text.charAt(i) >= 0x80) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Trimmed but kept even when empty (an empty value means "clear it" in partial updates). */

@@ -28,6 +28,32 @@ class AuthApiTest extends IntegrationTest {
     @Autowired
     JwtEncoder encoder;
 
+    /**
+     * Addresses that read alike are one address: a fullwidth twin of the admin's address is the
+     * admin's (409 on registration, and it signs in as the admin with the admin's password); a
+     * Cyrillic letter in the local part is refused; an internationalized domain is stored in ASCII.
+     */
+    @Test
+    void aLookAlikeOfAnAddressIsThatAddress() {
+        for (String twin : new String[] {"admin@test.\uFF4Cocal", "\uFF41dmin@test.local", "ADMIN\uFF20TEST\uFF0ELOCAL"}) {
+            register("Impostor", twin).expectStatus().isEqualTo(409);
+        }
+        register("Impostor", "\u0430dmin@test.local").expectStatus().isBadRequest()
+                .expectBody().jsonPath("$.errors[0].message").isEqualTo("Please provide a valid email address");
+        long admin = admin().id();
+        assertThat(login("admin@test.\uFF4Cocal").id()).as("the same address, the same account").isEqualTo(admin);
+        String unique = "ada-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+        register("Ada", unique + "@B\u00FCcher.example").expectStatus().isCreated()
+                .expectBody().jsonPath("$.email").isEqualTo(unique + "@xn--bcher-kva.example");
+        register("Ada Again", unique + "@bu\u0308cher.example").expectStatus().isEqualTo(409);
+    }
+
+    private org.springframework.test.web.reactive.server.WebTestClient.ResponseSpec register(String name, String email) {
+        return client.post().uri("/api/auth/register").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("name", name, "email", email, "password", PASSWORD))
+                .exchange();
+    }
+
     @Test
     void registerNormalizesAndNeverReturnsThePassword() {
         String email = uniqueEmail("Norm").toUpperCase();

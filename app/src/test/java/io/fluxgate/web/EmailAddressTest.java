@@ -2,6 +2,7 @@ package io.fluxgate.web;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -11,9 +12,39 @@ class EmailAddressTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"ada@example.com", "a.b-c+tag@mail.example.co.uk", "x@y.io", "o'brien@example.ie",
-            "用户@例子.广告", "first.last@sub-domain.example.org", "a_b@b-c.de"})
+            "first.last@sub-domain.example.org", "a_b@b-c.de", "ada@xn--bcher-kva.example"})
     void acceptsAddressesPeopleUse(String email) {
         assertThat(Constraints.isEmailAddress(email)).isTrue();
+        assertThat(Constraints.normalizeEmail(email)).as("already in normal form").isEqualTo(email);
+    }
+
+    /** Addresses that read alike are one address: what is compared and stored. */
+    @ParameterizedTest
+    @CsvSource({
+            "admin@bars.\uFF43heck, admin@bars.check",
+            "\uFF41\uFF44\uFF4D\uFF49\uFF4E@bars.check, admin@bars.check",
+            "admin\uFF20bars\uFF0Echeck, admin@bars.check",
+            "'  Ada@Example.COM ', ada@example.com",
+            "ADA@B\u00DCCHER.example, ada@xn--bcher-kva.example",
+            "ada@bu\u0308cher.example, ada@xn--bcher-kva.example",
+            "ada@\u4F8B\u5B50.\u5E7F\u544A, ada@xn--fsqu00a.xn--4rr70v",
+            // A Cyrillic letter in the domain: another domain, and visibly so in its ASCII form.
+            "admin@bars.che\u0441k, admin@bars.xn--chek-n6d"})
+    void lookAlikesNormalizeToOneAddress(String typed, String stored) {
+        String normalized = Constraints.normalizeEmail(typed);
+        assertThat(normalized).isEqualTo(stored);
+        assertThat(Constraints.isEmailAddress(normalized)).isTrue();
+    }
+
+    /**
+     * A local part that is not ASCII once normalized is refused: a Cyrillic a reads as a Latin one, and
+     * no table of such pairs is complete. Internationalized domains are kept, in their ASCII form.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"\u0430dmin@bars.check", "\u7528\u6237@\u4F8B\u5B50.\u5E7F\u544A",
+            "adm\u0131n@bars.check", "ad\u00ADmin@bars.check"})
+    void nonAsciiLookAlikesAreRefused(String typed) {
+        assertThat(Constraints.isEmailAddress(Constraints.normalizeEmail(typed))).isFalse();
     }
 
     @ParameterizedTest
