@@ -50,7 +50,8 @@ class EmailNormalizationMigrationTest {
                     while (rows.next()) {
                         String outcome = rows.getString("outcome");
                         long with = rows.getLong("collides_with");
-                        review.put(rows.getLong("user_id"), outcome + (rows.wasNull() ? "" : " " + with));
+                        String collides = rows.wasNull() ? "" : " " + with;
+                        review.put(rows.getLong("user_id"), outcome + collides);
                     }
                 }
                 assertThat(review).containsExactly(
