@@ -26,14 +26,12 @@ final class ChangeLogReader {
 
     private final DatabaseClient db;
     private final ChangeFrames frames;
-    private final int batch;
-    private final long batchBytes;
+    private final PageSize pageSize;
 
     ChangeLogReader(DatabaseClient db, ChangeFrames frames, int batch, long batchBytes) {
         this.db = db;
         this.frames = frames;
-        this.batch = batch;
-        this.batchBytes = batchBytes;
+        this.pageSize = new PageSize(batch, batchBytes);
     }
 
     /**
@@ -59,7 +57,8 @@ final class ChangeLogReader {
     /**
      * Every matching event after {@code from}, page by page: the next page is read only when the
      * previous one is being consumed, so a slow consumer never makes this hold more than two pages.
-     * A page ends at the batch size or once its events weigh the batch's bytes, whichever comes first.
+     * A page ends at the batch size or once its events weigh the batch's bytes, whichever comes first
+     * (and asks for about as many rows as fit, see {@link PageSize}).
      */
     Flux<ChangeEvent> after(Position from, Filter filter) {
         return page(from, filter)
@@ -77,18 +76,20 @@ final class ChangeLogReader {
 
     private Mono<Page> page(Position from, Filter filter) {
         return Mono.defer(() -> {
+            int rows = pageSize.rows();
             long[] weight = {0};
             // Rows past the weight are not decoded: the query is cancelled and the rest of it discarded.
-            return query(from, filter)
-                    .takeUntil(event -> (weight[0] += event.weight()) >= batchBytes)
+            return query(from, filter, rows)
+                    .takeUntil(event -> (weight[0] += event.weight()) >= pageSize.maxBytes())
                     .collectList()
-                    .map(events -> new Page(events, events.size() < batch && weight[0] < batchBytes));
+                    .doOnNext(events -> pageSize.learn(events.size(), weight[0]))
+                    .map(events -> new Page(events, events.size() < rows && weight[0] < pageSize.maxBytes()));
         });
     }
 
-    private Flux<ChangeEvent> query(Position from, Filter filter) {
+    private Flux<ChangeEvent> query(Position from, Filter filter, int rows) {
         StringBuilder sql = new StringBuilder(SELECT);
-        List<Object> binds = new ArrayList<>(List.of(from.commitSeq(), from.logId(), batch));
+        List<Object> binds = new ArrayList<>(List.of(from.commitSeq(), from.logId(), rows));
         if (filter.channels() != null || filter.userId() != null) {
             List<String> clauses = new ArrayList<>();
             if (filter.channels() != null && !filter.channels().isEmpty()) {

@@ -64,7 +64,7 @@ class ChangeSnapshots {
     private final ChangeFrames frames;
     private final long maxRows;
     private final Duration timeout;
-    private final long pageBytes;
+    private final PageSize pageSize;
     /** Each snapshot reading holds an analytics connection and a database snapshot open. */
     private final SnapshotSlots slots;
 
@@ -75,7 +75,7 @@ class ChangeSnapshots {
         this.frames = frames;
         this.maxRows = properties.snapshotMaxRows();
         this.timeout = properties.snapshotTimeout();
-        this.pageBytes = properties.replayBatchBytes().toBytes();
+        this.pageSize = new PageSize(PAGE, properties.replayBatchBytes().toBytes());
         // As many may wait as may read, times the sessions one user may hold: enough for every fair use.
         this.slots = new SnapshotSlots(properties.maxConcurrentSnapshots(), properties.maxConcurrentSnapshotsPerUser(),
                 properties.maxConcurrentSnapshots() * properties.maxSessionsPerUser(), properties.snapshotQueueTimeout());
@@ -99,7 +99,7 @@ class ChangeSnapshots {
      */
     Flux<Piece> read(String channel, Caller caller, RowFilter filter, Set<String> columns) {
         return slots.acquire(caller.id())
-                .flatMapMany(slot -> reading(channel, caller, filter, columns)
+                .flatMapMany(slot -> Flux.defer(() -> reading(channel, caller, filter, columns))
                         .timeout(timeout)
                         .doFinally(signal -> slot.release()))
                 .onErrorResume(SnapshotSlots.Unavailable.class,
@@ -176,19 +176,21 @@ class ChangeSnapshots {
 
     private Mono<RawPage> page(Source source, Caller caller, long afterId) {
         return Mono.defer(() -> {
+            int limit = pageSize.rows();
             long[] weight = {0};
-            return rows(source, caller, afterId)
-                    .takeUntil(row -> (weight[0] += row.weight()) >= pageBytes)
+            return rows(source, caller, afterId, limit)
+                    .takeUntil(row -> (weight[0] += row.weight()) >= pageSize.maxBytes())
                     .collectList()
-                    .map(rows -> new RawPage(rows, rows.size() < PAGE && weight[0] < pageBytes));
+                    .doOnNext(rows -> pageSize.learn(rows.size(), weight[0]))
+                    .map(rows -> new RawPage(rows, rows.size() < limit && weight[0] < pageSize.maxBytes()));
         });
     }
 
-    private Flux<RawRow> rows(Source source, Caller caller, long afterId) {
+    private Flux<RawRow> rows(Source source, Caller caller, long afterId, int limit) {
         String where = source.where(caller);
         String row = source.hidden() == null ? "to_jsonb(t)" : "to_jsonb(t) - " + source.hidden();
         DatabaseClient.GenericExecuteSpec spec = db.sql("SELECT t.id, " + row + " AS row FROM " + source.table()
-                        + " t WHERE t.id > $1 AND " + where + " ORDER BY t.id LIMIT " + PAGE)
+                        + " t WHERE t.id > $1 AND " + where + " ORDER BY t.id LIMIT " + limit)
                 .bind(0, afterId);
         if (where.contains("$2")) {
             spec = spec.bind(1, caller.id());

@@ -72,6 +72,7 @@ class ChangeWebSocketHandler implements WebSocketHandler {
     }
 
     private Mono<Void> serve(WebSocketSession socket, Caller caller, Channel channel) {
+        ClosingHandshake.watch(channel);
         // Frames go to the channel directly; the session ends by itself only to close the socket,
         // with its code, once the last frame is out. Before any other close, the writer stops.
         SocketWriter writer = new SocketWriter(channel, batches.computeIfAbsent(channel.eventLoop(),

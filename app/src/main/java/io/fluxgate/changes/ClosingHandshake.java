@@ -6,8 +6,11 @@ import java.util.concurrent.TimeUnit;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import reactor.core.publisher.Mono;
 import reactor.netty.NettyPipeline;
@@ -28,6 +31,9 @@ final class ClosingHandshake {
     /** How long the client has to answer our close frame before the connection is closed anyway. */
     static final Duration ANSWER_WAIT = Duration.ofSeconds(3);
     private static final String DRAIN = "fluxgate.closingHandshake";
+    private static final String WATCH = "fluxgate.closeWatch";
+    /** Set once any close frame went out on the connection, whoever wrote it. */
+    private static final AttributeKey<Boolean> CLOSE_SENT = AttributeKey.valueOf("fluxgate.closeSent");
 
     private ClosingHandshake() {
     }
@@ -43,9 +49,27 @@ final class ClosingHandshake {
         });
     }
 
+    /**
+     * Notes every close frame written on the connection from now on, Reactor Netty's own included (it
+     * answers a client's close frame itself), so a close that is already under way is not sent twice.
+     */
+    static void watch(Channel channel) {
+        channel.eventLoop().execute(() -> {
+            if (channel.isActive() && channel.pipeline().get(WATCH) == null) {
+                channel.pipeline().addLast(WATCH, new CloseWatch());
+            }
+        });
+    }
+
     private static void start(Channel channel, int code, String reason) {
         ChannelPipeline pipeline = channel.pipeline();
         if (!channel.isActive() || pipeline.get(DRAIN) != null) {
+            return;
+        }
+        if (Boolean.TRUE.equals(channel.attr(CLOSE_SENT).get())) {
+            // A close frame is out already (Reactor answered the client's): whoever sent it closes the
+            // connection; should it not, it is closed once the client had its time to answer.
+            closeAfterTheAnswerWait(channel);
             return;
         }
         Drain drain = new Drain();
@@ -58,10 +82,25 @@ final class ClosingHandshake {
         // Reactor reads only on demand; what is left of the client's frames must still be read.
         channel.config().setAutoRead(true);
         channel.read();
+        closeAfterTheAnswerWait(channel);
+    }
+
+    private static void closeAfterTheAnswerWait(Channel channel) {
         var giveUp = channel.eventLoop().schedule(() -> {
             channel.close();
         }, ANSWER_WAIT.toNanos(), TimeUnit.NANOSECONDS);
         channel.closeFuture().addListener(closed -> giveUp.cancel(false));
+    }
+
+    private static final class CloseWatch extends ChannelOutboundHandlerAdapter {
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object message, ChannelPromise promise) {
+            if (message instanceof CloseWebSocketFrame) {
+                ctx.channel().attr(CLOSE_SENT).set(true);
+            }
+            ctx.write(message, promise);
+        }
     }
 
     /** After our close frame: drops what the client sends, and closes once its close frame comes. */

@@ -16,7 +16,7 @@ import reactor.core.publisher.Sinks;
  * open), shared fairly: one user holds at most {@code perUser} of them, so no user can take every
  * slot; a snapshot that finds none free waits for one, at most {@code maxWait}, and a freed slot goes
  * to the waiting user who holds the fewest (the longest waiting among equals). Waiters hold nothing
- * but their place, and their number is bounded.
+ * but their place; their number is bounded, and so is each user's (as many as may read at once).
  */
 final class SnapshotSlots {
 
@@ -65,7 +65,9 @@ final class SnapshotSlots {
                 if (mayStart(userId)) {
                     return Mono.just(take(userId));
                 }
-                if (waiting.size() >= maxWaiting) {
+                // Each user waits with at most as many snapshots as a replica reads at once, so a few
+                // users cannot fill the queue for everyone else.
+                if (waiting.size() >= maxWaiting || waitingFor(userId) >= max) {
                     return Mono.error(new Unavailable());
                 }
                 waiter = new Waiter(userId);
@@ -83,6 +85,16 @@ final class SnapshotSlots {
     /** Slots held now; for tests and metrics. */
     synchronized int running() {
         return running;
+    }
+
+    private int waitingFor(long userId) {
+        int count = 0;
+        for (Waiter waiter : waiting) {
+            if (waiter.userId == userId) {
+                count++;
+            }
+        }
+        return count;
     }
 
     private boolean mayStart(long userId) {

@@ -196,15 +196,31 @@ public final class Constraints {
         }
         String folded = Normalizer.normalize(trimmed, Normalizer.Form.NFKC).toLowerCase(Locale.ROOT);
         int at = folded.lastIndexOf('@');
-        if (at < 0 || isAscii(folded, at + 1)) {
-            return folded;
+        if (at < 0 || isAscii(folded, at + 1) || hasDeviation(folded, at + 1)) {
+            return folded; // an ASCII domain is in its form already; a deviation stays, and is refused
         }
         try {
             return folded.substring(0, at + 1)
                     + IDN.toASCII(folded.substring(at + 1), IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT);
-        } catch (IllegalArgumentException notADomain) {
+        } catch (RuntimeException notADomain) {
             return folded; // not ASCII: refused as an address
         }
+    }
+
+    /**
+     * Letters the two generations of IDNA map differently: the JDK's IDNA2003 turns {@code ß} into
+     * {@code ss} and drops the joiners, where IDNA2008 keeps them, so {@code straße.de} and
+     * {@code strasse.de} are different domains today. Rather than store the wrong one, such a domain
+     * is refused.
+     */
+    private static boolean hasDeviation(String text, int from) {
+        for (int i = from; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\u00DF' || c == '\u03C2' || c == '\u200C' || c == '\u200D') {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isAscii(String text, int from) {

@@ -44,10 +44,12 @@ final class RequestTimeouts {
     private ScheduledFuture<?> clock;
     /** Requests decoded whose responses have not yet finished: a byte now is not a new request's. */
     private int inFlight;
+    /** A request's body is still arriving: its bytes are not a new request's, whatever was answered. */
+    private boolean receivingBody;
     /** Bytes of a request not yet decoded have arrived. */
     private boolean partial;
-    /** A response to the request whose body is awaited has begun. */
-    private boolean answering;
+    /** A response has begun and not yet ended: nothing may be written in front of the codec now. */
+    private boolean responding;
     /** What the client hears when the running clock expires; null: nothing, the connection just closes. */
     private byte[] answer;
 
@@ -78,16 +80,20 @@ final class RequestTimeouts {
     }
 
     /**
-     * A silent connection is just closed, as is one whose response has begun; one waiting on the
-     * rest of its request hears why first. Written in front of the codec: no response is under way.
+     * A silent connection is just closed, as is one with a response under way (the answer would land
+     * inside it); one waiting on the rest of its request hears why first, written in front of the
+     * codec. A client that does not take even that is closed a moment later all the same.
      */
     private void expire() {
         clock = null;
-        if (answer == null || answering) {
+        if (answer == null || responding) {
             raw.close();
             return;
         }
         raw.writeAndFlush(Unpooled.wrappedBuffer(answer)).addListener(ChannelFutureListener.CLOSE);
+        raw.executor().schedule(() -> {
+            raw.close();
+        }, 1, TimeUnit.SECONDS);
     }
 
     /** In front of the codec: the first byte of a new request starts the header clock. */
@@ -103,12 +109,13 @@ final class RequestTimeouts {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object message) {
-            if (inFlight == 0 && !partial && message instanceof ByteBuf bytes && bytes.isReadable()) {
+            if (inFlight == 0 && !receivingBody && !partial && message instanceof ByteBuf bytes && bytes.isReadable()) {
                 partial = true;
                 if (clock == null) {
                     start(headerNanos, HEADERS_TIMED_OUT);
                 } else {
-                    answer = HEADERS_TIMED_OUT; // the first request: its clock runs from the connection's opening
+                    // A header clock already runs (from the connection's opening): it keeps its deadline.
+                    answer = HEADERS_TIMED_OUT;
                 }
             }
             ctx.fireChannelRead(message);
@@ -135,13 +142,20 @@ final class RequestTimeouts {
             if (message instanceof HttpRequest) {
                 inFlight++;
                 partial = false;
-                answering = false;
                 stop();
                 if (!(message instanceof LastHttpContent)) {
+                    receivingBody = true;
                     start(bodyNanos, BODY_TIMED_OUT);
                 }
             } else if (message instanceof LastHttpContent) {
+                receivingBody = false;
                 stop();
+                if (inFlight == 0) {
+                    // Answered before its body came (a 401, say): bytes of the next request may have
+                    // come with the body's last ones, so its clock starts now.
+                    partial = false;
+                    start(headerNanos, null);
+                }
             }
             ctx.fireChannelRead(message);
         }
@@ -154,13 +168,16 @@ final class RequestTimeouts {
                 stop();
                 ctx.pipeline().remove(this);
                 ctx.pipeline().remove(bytes);
-            } else {
-                if (message instanceof HttpResponse head && head.status().code() >= 200) {
-                    answering = true;
+            } else if (!(message instanceof HttpResponse interim && interim.status().code() < 200)) {
+                // 100 Continue and the like precede the real response: they neither begin nor end one.
+                if (message instanceof HttpResponse) {
+                    responding = true;
                 }
-                if (message instanceof LastHttpContent && inFlight > 0
-                        && !(message instanceof HttpResponse interim && interim.status().code() < 200)) {
-                    inFlight--;
+                if (message instanceof LastHttpContent) {
+                    responding = false;
+                    if (inFlight > 0 && --inFlight == 0 && !receivingBody) {
+                        partial = false; // the next byte begins a new request and starts its clock
+                    }
                 }
             }
             ctx.write(message, promise);

@@ -63,6 +63,19 @@ class SnapshotSlotsTest {
     }
 
     @Test
+    void aUserWaitsWithNoMoreSnapshotsThanMayReadAtOnce() {
+        SnapshotSlots two = new SnapshotSlots(2, 1, 100, Duration.ofSeconds(5));
+        two.acquire(HOG).block(WAIT);
+        two.acquire(OTHER).block(WAIT);
+        two.acquire(HOG).subscribe();
+        two.acquire(HOG).subscribe();
+        StepVerifier.create(two.acquire(HOG)).expectError(SnapshotSlots.Unavailable.class).verify(WAIT);
+        List<SnapshotSlots.Slot> third = new ArrayList<>();
+        two.acquire(THIRD).subscribe(third::add);
+        assertThat(third).as("another user still finds a place in the queue").isEmpty();
+    }
+
+    @Test
     void theQueueIsBounded() {
         SnapshotSlots one = new SnapshotSlots(1, 1, 2, Duration.ofSeconds(5));
         one.acquire(HOG).block(WAIT);

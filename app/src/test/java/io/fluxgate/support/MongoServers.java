@@ -3,8 +3,6 @@ package io.fluxgate.support;
 import java.net.InetSocketAddress;
 import java.util.UUID;
 
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
-
 /**
  * Where the tests' MongoDB comes from, after {@code MONGODB_URI} and Testcontainers: the in-process
  * mongo-java-server, speaking the real wire protocol on a local port, with an oplog so change
@@ -30,7 +28,7 @@ public final class MongoServers {
     /** A connection string for a fresh database on the in-process server, started on first use. */
     public static synchronized String freshDatabaseUri() {
         if (server == null) {
-            server = new de.bwaldvogel.mongo.MongoServer(new MemoryBackend());
+            server = new de.bwaldvogel.mongo.MongoServer(new AwaitingMemoryBackend());
             server.enableOplog();
             InetSocketAddress address = server.bind();
             Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow, "mongo-java-server-stop"));

@@ -69,29 +69,55 @@ class ConnectionLimitsTest extends IntegrationTest {
     /** A byte every 100 ms keeps any idle timer happy; the header bound still ends it. */
     @Test
     void headersTrickledAByteAtATimeAreCutOff() throws Exception {
-        byte[] request = ("GET /actuator/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + "s".repeat(2_000)
-                + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+        String request = "GET /actuator/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + "s".repeat(2_000) + "\r\n\r\n";
         try (Socket socket = open()) {
-            Thread trickler = new Thread(() -> {
-                try {
-                    for (byte b : request) {
-                        socket.getOutputStream().write(b);
-                        socket.getOutputStream().flush();
-                        Thread.sleep(100);
-                    }
-                } catch (IOException closedByServer) {
-                    // what the test expects
-                } catch (InterruptedException stopped) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            trickler.start();
+            Thread trickler = trickle(socket, request);
             String answer = readUntilClosed(socket);
             trickler.interrupt();
             trickler.join();
             // Two thousand bytes at ten a second would take over three minutes; the server did not wait.
             assertThat(answer).startsWith("HTTP/1.1 408");
         }
+    }
+
+    /**
+     * A request answered before its body came (401: no token): the body's last bytes and the start of
+     * another request arrive together, then a byte at a time. The next request's headers are still
+     * timed (408), not left to the idle timeout, which trickled bytes never reset.
+     */
+    @Test
+    void theHeadersAfterARequestAnsweredEarlyAreStillTimed() throws Exception {
+        try (Socket socket = open()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /api/posts HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 10\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            assertThat(readResponse(socket)).startsWith("HTTP/1.1 401");
+            out.write("0123456789GET /api/us".getBytes(StandardCharsets.US_ASCII));
+            Thread trickler = trickle(socket, "ers/1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            String answer = readUntilClosed(socket);
+            trickler.interrupt();
+            trickler.join();
+            assertThat(answer).startsWith("HTTP/1.1 408");
+        }
+    }
+
+    /** Writes {@code text} a byte every 100 ms on its own thread, until the server closes. */
+    private static Thread trickle(Socket socket, String text) {
+        Thread trickler = new Thread(() -> {
+            try {
+                for (byte b : text.getBytes(StandardCharsets.US_ASCII)) {
+                    Thread.sleep(100);
+                    socket.getOutputStream().write(b);
+                    socket.getOutputStream().flush();
+                }
+            } catch (IOException closedByServer) {
+                // what the test expects
+            } catch (InterruptedException stopped) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        trickler.start();
+        return trickler;
     }
 
     @Test
