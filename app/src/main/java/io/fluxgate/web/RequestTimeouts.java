@@ -14,6 +14,7 @@ import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.ScheduledFuture;
 
@@ -41,7 +42,14 @@ final class RequestTimeouts {
     private final long headerNanos;
     private final long bodyNanos;
     private ChannelHandlerContext raw;
-    private ScheduledFuture<?> clock;
+    /**
+     * One timer per connection, not one per request: starting and stopping a clock only moves its
+     * deadline (0: stopped); the timer, when it fires, looks at the deadline and sleeps on if it moved.
+     */
+    private ScheduledFuture<?> timer;
+    /** When the timer fires, and the running clock's deadline (System.nanoTime(); 0: stopped). */
+    private long timerAt;
+    private long deadline;
     /** Requests decoded whose responses have not yet finished: a byte now is not a new request's. */
     private int inFlight;
     /** A request's body is still arriving: its bytes are not a new request's, whatever was answered. */
@@ -67,15 +75,49 @@ final class RequestTimeouts {
     }
 
     private void start(long nanos, byte[] answer) {
-        stop();
         this.answer = answer;
-        clock = raw.executor().schedule(this::expire, nanos, TimeUnit.NANOSECONDS);
+        deadline = Math.max(1, System.nanoTime() + nanos);
+        if (timer != null && timerAt - deadline > 0) {
+            // Pending for a later deadline (a body's): this one is sooner.
+            timer.cancel(false);
+            timer = null;
+        }
+        if (timer == null) {
+            schedule(nanos);
+        }
+    }
+
+    private void schedule(long nanos) {
+        timerAt = System.nanoTime() + nanos;
+        timer = raw.executor().schedule(this::check, nanos, TimeUnit.NANOSECONDS);
     }
 
     private void stop() {
-        if (clock != null) {
-            clock.cancel(false);
-            clock = null;
+        deadline = 0;
+    }
+
+    private boolean running() {
+        return deadline != 0;
+    }
+
+    private void check() {
+        timer = null;
+        if (!running() || !raw.channel().isActive()) {
+            return;
+        }
+        long left = deadline - System.nanoTime();
+        if (left > 0) {
+            schedule(left);
+        } else {
+            expire();
+        }
+    }
+
+    private void cancelTimer() {
+        deadline = 0;
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
         }
     }
 
@@ -85,7 +127,7 @@ final class RequestTimeouts {
      * codec. A client that does not take even that is closed a moment later all the same.
      */
     private void expire() {
-        clock = null;
+        deadline = 0;
         if (answer == null || responding) {
             raw.close();
             return;
@@ -111,7 +153,7 @@ final class RequestTimeouts {
         public void channelRead(ChannelHandlerContext ctx, Object message) {
             if (inFlight == 0 && !receivingBody && !partial && message instanceof ByteBuf bytes && bytes.isReadable()) {
                 partial = true;
-                if (clock == null) {
+                if (!running()) {
                     start(headerNanos, HEADERS_TIMED_OUT);
                 } else {
                     // A header clock already runs (from the connection's opening): it keeps its deadline.
@@ -123,7 +165,7 @@ final class RequestTimeouts {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            stop();
+            cancelTimer();
             ctx.fireChannelInactive();
         }
     }
@@ -139,11 +181,11 @@ final class RequestTimeouts {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object message) {
-            if (message instanceof HttpRequest) {
+            if (message instanceof HttpRequest request) {
                 inFlight++;
                 partial = false;
                 stop();
-                if (!(message instanceof LastHttpContent)) {
+                if (!(message instanceof LastHttpContent) && hasBody(request)) {
                     receivingBody = true;
                     start(bodyNanos, BODY_TIMED_OUT);
                 }
@@ -165,7 +207,7 @@ final class RequestTimeouts {
             if (message instanceof HttpResponse head
                     && head.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
                 // An upgrade (WebSocket): no more HTTP requests on this connection.
-                stop();
+                cancelTimer();
                 ctx.pipeline().remove(this);
                 ctx.pipeline().remove(bytes);
             } else if (!(message instanceof HttpResponse interim && interim.status().code() < 200)) {
@@ -185,8 +227,13 @@ final class RequestTimeouts {
 
         @Override
         public void handlerRemoved(ChannelHandlerContext ctx) {
-            stop();
+            cancelTimer();
         }
+    }
+
+    /** A request says it has a body by its length or its chunked encoding; a plain GET has none. */
+    private static boolean hasBody(HttpRequest request) {
+        return HttpUtil.getContentLength(request, 0L) > 0 || HttpUtil.isTransferEncodingChunked(request);
     }
 
     private static byte[] timedOut(String detail) {
