@@ -62,29 +62,12 @@ final class ChangeLogReader {
      */
     Flux<ChangeEvent> after(Position from, Filter filter) {
         return page(from, filter)
-                .expand(page -> page.last() ? Mono.empty() : page(page.end(), filter))
-                .concatMapIterable(Page::events, 1);
+                .expand(page -> page.last() ? Mono.empty() : page(page.lastRow().position(), filter))
+                .concatMapIterable(PageSize.Page::rows, 1);
     }
 
-    /** @param last whether the log held nothing more when it was read */
-    private record Page(List<ChangeEvent> events, boolean last) {
-
-        Position end() {
-            return events.get(events.size() - 1).position();
-        }
-    }
-
-    private Mono<Page> page(Position from, Filter filter) {
-        return Mono.defer(() -> {
-            int rows = pageSize.rows();
-            long[] weight = {0};
-            // Rows past the weight are not decoded: the query is cancelled and the rest of it discarded.
-            return query(from, filter, rows)
-                    .takeUntil(event -> (weight[0] += event.weight()) >= pageSize.maxBytes())
-                    .collectList()
-                    .doOnNext(events -> pageSize.learn(events.size(), weight[0]))
-                    .map(events -> new Page(events, events.size() < rows && weight[0] < pageSize.maxBytes()));
-        });
+    private Mono<PageSize.Page<ChangeEvent>> page(Position from, Filter filter) {
+        return pageSize.read(rows -> query(from, filter, rows), ChangeEvent::weight);
     }
 
     private Flux<ChangeEvent> query(Position from, Filter filter, int rows) {

@@ -147,7 +147,7 @@ class ChangeSnapshots {
      */
     private Flux<Piece> pages(Source source, Caller caller, RowFilter filter, Set<String> columns) {
         return page(source, caller, 0).expand(page -> page.last() ? Mono.empty()
-                        : page(source, caller, page.rows().get(page.rows().size() - 1).id()))
+                        : page(source, caller, page.lastRow().id()))
                 .map(page -> {
                     List<ObjectNode> kept = new ArrayList<>(page.rows().size());
                     for (RawRow row : page.rows()) {
@@ -170,20 +170,8 @@ class ChangeSnapshots {
         }
     }
 
-    /** @param last whether the table held nothing more when it was read */
-    private record RawPage(List<RawRow> rows, boolean last) {
-    }
-
-    private Mono<RawPage> page(Source source, Caller caller, long afterId) {
-        return Mono.defer(() -> {
-            int limit = pageSize.rows();
-            long[] weight = {0};
-            return rows(source, caller, afterId, limit)
-                    .takeUntil(row -> (weight[0] += row.weight()) >= pageSize.maxBytes())
-                    .collectList()
-                    .doOnNext(rows -> pageSize.learn(rows.size(), weight[0]))
-                    .map(rows -> new RawPage(rows, rows.size() < limit && weight[0] < pageSize.maxBytes()));
-        });
+    private Mono<PageSize.Page<RawRow>> page(Source source, Caller caller, long afterId) {
+        return pageSize.read(limit -> rows(source, caller, afterId, limit), RawRow::weight);
     }
 
     private Flux<RawRow> rows(Source source, Caller caller, long afterId, int limit) {

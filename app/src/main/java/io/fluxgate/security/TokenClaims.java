@@ -27,8 +27,8 @@ import org.springframework.security.oauth2.jwt.JwtClaimNames;
  */
 final class TokenClaims implements OAuth2TokenValidator<Jwt> {
 
-    /** Digits of the largest long: 9223372036854775807. */
-    private static final int MAX_ID_DIGITS = 19;
+    private static final String MAX_ID = Long.toString(Long.MAX_VALUE);
+    private static final int MAX_ID_DIGITS = MAX_ID.length();
     private static final OAuth2TokenValidatorResult UNEXPECTED = OAuth2TokenValidatorResult.failure(
             new OAuth2Error(OAuth2ErrorCodes.INVALID_TOKEN, "The token's claims are not ones this service issues", null));
 
@@ -56,7 +56,7 @@ final class TokenClaims implements OAuth2TokenValidator<Jwt> {
             }
         }
         // Nineteen digits may still exceed Long.MAX_VALUE; compared as text, both being 19 digits long.
-        return text.length() < MAX_ID_DIGITS || text.compareTo(Long.toString(Long.MAX_VALUE)) <= 0;
+        return text.length() < MAX_ID_DIGITS || text.compareTo(MAX_ID) <= 0;
     }
 
     private static boolean isRoles(Object roles) {

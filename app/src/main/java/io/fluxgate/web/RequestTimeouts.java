@@ -44,12 +44,13 @@ final class RequestTimeouts {
     private ChannelHandlerContext raw;
     /**
      * One timer per connection, not one per request: starting and stopping a clock only moves its
-     * deadline (0: stopped); the timer, when it fires, looks at the deadline and sleeps on if it moved.
+     * deadline; the timer, when it fires, looks at the deadline and sleeps on if it moved.
      */
     private ScheduledFuture<?> timer;
-    /** When the timer fires, and the running clock's deadline (System.nanoTime(); 0: stopped). */
+    /** When the timer fires, and the running clock's deadline (both System.nanoTime()). */
     private long timerAt;
     private long deadline;
+    private boolean running;
     /** Requests decoded whose responses have not yet finished: a byte now is not a new request's. */
     private int inFlight;
     /** A request's body is still arriving: its bytes are not a new request's, whatever was answered. */
@@ -76,7 +77,8 @@ final class RequestTimeouts {
 
     private void start(long nanos, byte[] answer) {
         this.answer = answer;
-        deadline = Math.max(1, System.nanoTime() + nanos);
+        deadline = System.nanoTime() + nanos;
+        running = true;
         if (timer != null && timerAt - deadline > 0) {
             // Pending for a later deadline (a body's): this one is sooner.
             timer.cancel(false);
@@ -93,16 +95,12 @@ final class RequestTimeouts {
     }
 
     private void stop() {
-        deadline = 0;
-    }
-
-    private boolean running() {
-        return deadline != 0;
+        running = false;
     }
 
     private void check() {
         timer = null;
-        if (!running() || !raw.channel().isActive()) {
+        if (!running || !raw.channel().isActive()) {
             return;
         }
         long left = deadline - System.nanoTime();
@@ -114,7 +112,7 @@ final class RequestTimeouts {
     }
 
     private void cancelTimer() {
-        deadline = 0;
+        running = false;
         if (timer != null) {
             timer.cancel(false);
             timer = null;
@@ -127,7 +125,7 @@ final class RequestTimeouts {
      * codec. A client that does not take even that is closed a moment later all the same.
      */
     private void expire() {
-        deadline = 0;
+        running = false;
         if (answer == null || responding) {
             raw.close();
             return;
@@ -153,7 +151,7 @@ final class RequestTimeouts {
         public void channelRead(ChannelHandlerContext ctx, Object message) {
             if (inFlight == 0 && !receivingBody && !partial && message instanceof ByteBuf bytes && bytes.isReadable()) {
                 partial = true;
-                if (!running()) {
+                if (!running) {
                     start(headerNanos, HEADERS_TIMED_OUT);
                 } else {
                     // A header clock already runs (from the connection's opening): it keeps its deadline.
