@@ -35,6 +35,21 @@ class MigrationsTest extends IntegrationTest {
                 .verifyComplete();
     }
 
+    /** The capture function in force is the repeatable migration's, not an older versioned copy. */
+    @Test
+    void captureFunctionComesFromItsRepeatableMigration() {
+        db.sql("SELECT success FROM flyway_schema_history WHERE version IS NULL AND script = 'R__change_log_capture.sql'")
+                .map(row -> row.get("success", Boolean.class)).all().collectList()
+                .as(StepVerifier::create)
+                .assertNext(runs -> assertThat(runs).containsExactly(true))
+                .verifyComplete();
+        db.sql("SELECT pg_get_functiondef('change_log_capture'::regproc) AS body")
+                .map(row -> row.get("body", String.class)).one()
+                .as(StepVerifier::create)
+                .assertNext(body -> assertThat(body).contains("'password', 'token_version', 'idempotency_key'"))
+                .verifyComplete();
+    }
+
     @Test
     void emailIsUniqueIgnoringCase() {
         insertUser("case@example.com").block();
