@@ -1,5 +1,6 @@
 package io.fluxgate.changes;
 
+import io.fluxgate.changes.delivery.RowFilter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -44,7 +44,7 @@ class ChangeFeed {
     }
 
     private final ChangeHub hub;
-    private final ChangeLogReader log;
+    private final ChangeLog log;
     private final ChangeStreamMetrics metrics;
     private final int bufferSize;
     private final long bufferBytes;
@@ -55,7 +55,7 @@ class ChangeFeed {
     /** Log reads finish on other threads; their results are handed back to the session's executor. */
     private final Map<Executor, Scheduler> schedulers = new ConcurrentHashMap<>();
 
-    ChangeFeed(ChangeHub hub, ChangeLogReader log, ChangeStreamMetrics metrics, ChangeStreamProperties properties) {
+    ChangeFeed(ChangeHub hub, ChangeLog log, ChangeStreamMetrics metrics, ChangeStreamProperties properties) {
         this.hub = hub;
         this.log = log;
         this.metrics = metrics;
@@ -180,7 +180,7 @@ class ChangeFeed {
      * Everything after {@code from}, at the consumer's pace: from the hub's memory while it reaches
      * back that far, then from the change log if it no longer does.
      */
-    private Flux<ChangeEvent> catchUp(Position from, ChangeLogReader.Filter filter) {
+    private Flux<ChangeEvent> catchUp(Position from, ChangeLog.Filter filter) {
         AtomicReference<Position> reached = new AtomicReference<>(from);
         AtomicBoolean outOfMemoryReach = new AtomicBoolean();
         Flux<ChangeEvent> fromMemory = Flux.<List<ChangeEvent>>generate(sink -> {
@@ -201,7 +201,7 @@ class ChangeFeed {
     }
 
     /** The logged events after {@code after} up to {@code filter}'s bound, for a resume. */
-    Flux<ChangeEvent> replay(Position after, ChangeLogReader.Filter filter) {
+    Flux<ChangeEvent> replay(Position after, ChangeLog.Filter filter) {
         return log.after(after, filter);
     }
 

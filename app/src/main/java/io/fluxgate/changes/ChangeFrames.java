@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import io.fluxgate.changes.delivery.Delivery;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ArrayNode;
@@ -89,6 +90,11 @@ public class ChangeFrames {
     /** The event's shared frame, as every session sends it that asks for nothing narrower. */
     Outbound.Frame change(ChangeEvent event) {
         return new Outbound.Frame("database_change", event.frame(), event.cursor(), event.committedAt());
+    }
+
+    /** A delivery's frame: the shared one when it asks for nothing narrower. */
+    Outbound.Frame change(Delivery delivery) {
+        return change(delivery.event(), delivery.columns(), delivery.ids());
     }
 
     /**

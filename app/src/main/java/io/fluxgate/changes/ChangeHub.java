@@ -1,5 +1,6 @@
 package io.fluxgate.changes;
 
+import io.fluxgate.changes.delivery.RowFilter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -7,6 +7,10 @@ import java.util.List;
 import java.util.Locale;
 
 import com.fasterxml.jackson.annotation.JsonValue;
+import io.fluxgate.changes.delivery.DeliveryRule;
+import io.fluxgate.changes.delivery.Ledger;
+import io.fluxgate.changes.delivery.SessionState;
+import io.fluxgate.changes.delivery.Subscription;
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ApiException;
 import reactor.core.publisher.Mono;
@@ -16,7 +20,7 @@ import org.springframework.stereotype.Component;
 /**
  * What an operator asks of the change stream on this replica: which sessions are open and how far
  * behind they are, and why a user did or did not get one logged change. Admin-only (see the
- * security rules). Judgements follow the delivery rules of {@code ChangeSession.frameFor}.
+ * security rules). Judgements are the delivery rule's own ({@link DeliveryRule}), with each session's ledger.
  */
 @Component
 class ChangeInspector {
@@ -43,6 +47,12 @@ class ChangeInspector {
 
     /** @param filter the subscription's filter as JSON text, cut to {@link #MAX_FILTER_TEXT} characters (ending "…") */
     record SubscriptionView(String id, String channel, String filter, List<String> columns) {
+
+        static SubscriptionView of(Subscription subscription) {
+            return new SubscriptionView(subscription.id(), subscription.channel(),
+                    subscription.filter() == null ? null : shown(subscription.filter().toString()),
+                    subscription.columns() == null ? null : subscription.columns().stream().sorted().toList());
+        }
     }
 
     /** The sessions answered, and how many matched before the limit. */
@@ -50,7 +60,7 @@ class ChangeInspector {
     }
 
     enum Outcome {
-        DELIVERED, NOT_SUBSCRIBED, NOT_ALLOWED, FILTERED_OUT, PAST_RETENTION;
+        DELIVERED, NOT_SUBSCRIBED, NOT_ALLOWED, FILTERED_OUT, BEFORE_START, PAST_RETENTION;
 
         @JsonValue
         String wire() {
@@ -127,53 +137,69 @@ class ChangeInspector {
     }
 
     /**
-     * One verdict per subscription, and one for the related-events rule when it applies. A change
-     * older than the session is judged all the same, and says so: the session gets it only by resuming.
+     * One verdict per subscription, and one for the related-events rule when it applies, by the
+     * delivery rule itself (as the live pass would judge the change, with the session's ledger).
      */
     private static List<Verdict> judge(ChangeSession session, ChangeEvent event) {
-        Caller caller = session.caller();
-        boolean visible = Channels.seesAll(event.channel(), caller.admin());
+        SessionState state = session.state();
+        if (state == null) {
+            return List.of();
+        }
+        Caller caller = state.caller();
         List<Verdict> verdicts = new ArrayList<>();
-        for (ChangeSession.Subscription subscription : session.subscriptionList()) {
-            verdicts.add(judge(session.id(), subscription, event, visible));
+        boolean accounted = false;
+        for (DeliveryRule.Subscribed subscribed : state.subscribed()) {
+            DeliveryRule.Outcome outcome = DeliveryRule.judge(caller, subscribed, event, Ledger.Pass.LIVE);
+            accounted |= outcome == DeliveryRule.Outcome.DELIVERED || outcome == DeliveryRule.Outcome.ALREADY_SENT;
+            verdicts.add(verdict(session.id(), subscribed.subscription(), event, outcome));
         }
-        if (event.isRelatedTo(caller.id())) {
-            verdicts.add(new Verdict(session.id(), null, event.channel(), Outcome.DELIVERED,
-                    "The change is related to the user, so each of its sessions gets it whole, unfiltered", null));
+        if (!accounted) {
+            Ledger.Range related = state.ledger().related(event.channel());
+            DeliveryRule.Outcome outcome = DeliveryRule.judgeRelated(caller, related, event, Ledger.Pass.LIVE);
+            if (outcome != DeliveryRule.Outcome.NOT_SUBSCRIBED) {
+                verdicts.add(relatedVerdict(session.id(), event, outcome));
+            }
         }
-        Position start = session.start();
-        if (start == null || event.position().isAfter(start)) {
-            return verdicts;
-        }
-        return verdicts.stream().map(verdict -> verdict.outcome() != Outcome.DELIVERED ? verdict
-                : new Verdict(verdict.sessionId(), verdict.id(), verdict.channel(), verdict.outcome(), verdict.reason()
-                        + "; it was committed before this session opened, which gets it only by resuming from an"
-                        + " earlier cursor", verdict.condition())).toList();
+        return verdicts;
     }
 
-    private static Verdict judge(String sessionId, ChangeSession.Subscription subscription, ChangeEvent event,
-            boolean visible) {
+    private static Verdict verdict(String sessionId, Subscription subscription, ChangeEvent event,
+            DeliveryRule.Outcome outcome) {
         String id = subscription.id();
-        if (!subscription.channel().equals(event.channel())) {
-            return new Verdict(sessionId, id, subscription.channel(), Outcome.NOT_SUBSCRIBED,
-                    "Subscribed to " + subscription.channel() + ", not " + event.channel(), null);
-        }
-        if (!visible) {
-            return new Verdict(sessionId, id, subscription.channel(), Outcome.NOT_ALLOWED,
+        String channel = subscription.channel();
+        return switch (outcome) {
+            case NOT_SUBSCRIBED -> new Verdict(sessionId, id, channel, Outcome.NOT_SUBSCRIBED,
+                    "Subscribed to " + channel + ", not " + event.channel(), null);
+            case NOT_ALLOWED -> new Verdict(sessionId, id, channel, Outcome.NOT_ALLOWED,
                     "On " + event.channel() + " only admins see changes that are not related to them", null);
+            case FILTERED_OUT -> new Verdict(sessionId, id, channel, Outcome.FILTERED_OUT,
+                    "A condition of the subscription's filter does not hold for this row (see condition)",
+                    shown(subscription.filter().firstFailing(event.data())));
+            case DELIVERED -> new Verdict(sessionId, id, channel, Outcome.DELIVERED,
+                    "The subscription matches the change", null);
+            case ALREADY_SENT -> new Verdict(sessionId, id, channel, Outcome.DELIVERED,
+                    "The subscription matches the change, and the session has sent it already (or its snapshot"
+                            + " reflects it)", null);
+            case BEFORE_START -> new Verdict(sessionId, id, channel, Outcome.BEFORE_START,
+                    "The subscription matches the change, but it was committed before the subscription started:"
+                            + " only a resume from an earlier cursor gets it", null);
+        };
+    }
+
+    private static Verdict relatedVerdict(String sessionId, ChangeEvent event, DeliveryRule.Outcome outcome) {
+        if (outcome == DeliveryRule.Outcome.BEFORE_START) {
+            return new Verdict(sessionId, null, event.channel(), Outcome.BEFORE_START, "The change is related to the"
+                    + " user but was committed before this session opened: only a resume from an earlier cursor gets it",
+                    null);
         }
-        String failed = subscription.filter() == null ? null : subscription.filter().firstFailing(event.data());
-        if (failed != null) {
-            return new Verdict(sessionId, id, subscription.channel(), Outcome.FILTERED_OUT,
-                    "A condition of the subscription's filter does not hold for this row (see condition)", shown(failed));
-        }
-        return new Verdict(sessionId, id, subscription.channel(), Outcome.DELIVERED,
-                "The subscription matches the change", null);
+        return new Verdict(sessionId, null, event.channel(), Outcome.DELIVERED,
+                "The change is related to the user, so each of its sessions gets it whole, unfiltered", null);
     }
 
     /** Delivered when any rule delivers; else the most specific miss. */
     private static Outcome overall(List<Verdict> verdicts) {
-        for (Outcome outcome : List.of(Outcome.DELIVERED, Outcome.FILTERED_OUT, Outcome.NOT_ALLOWED)) {
+        for (Outcome outcome : List.of(Outcome.DELIVERED, Outcome.BEFORE_START, Outcome.FILTERED_OUT,
+                Outcome.NOT_ALLOWED)) {
             if (verdicts.stream().anyMatch(verdict -> verdict.outcome() == outcome)) {
                 return outcome;
             }

@@ -91,7 +91,7 @@ class ChangeListener implements SmartLifecycle {
 
     /** Publishes everything committed past the hub's head. */
     private Mono<Long> catchUp(ChangeLogReader reader) {
-        return reader.after(hub.head(), ChangeLogReader.Filter.EVERYTHING).doOnNext(hub::publish).count()
+        return reader.after(hub.head(), ChangeLog.Filter.EVERYTHING).doOnNext(hub::publish).count()
                 .doOnSuccess(published -> hub.caughtUp());
     }
 

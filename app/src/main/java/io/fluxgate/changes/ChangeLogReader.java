@@ -15,7 +15,7 @@ import reactor.core.publisher.Mono;
  * Reads the change log in commit order. Only committed transactions have a {@code change_commit}
  * row, and they get them in commit order, so "after position P" never skips a late committer.
  */
-final class ChangeLogReader {
+final class ChangeLogReader implements ChangeLog {
 
     private static final String EVENTS = "SELECT c.commit_seq, l.id, l.channel, l.table_name, l.operation,"
             + " l.row_data, l.user_ids, c.committed_at"
@@ -35,32 +35,13 @@ final class ChangeLogReader {
     }
 
     /**
-     * What a reader asks for, applied in SQL so nothing a reader may not see is read at all: every
-     * event of {@code channels}, or, when {@code userId} is set, the events related to that user on
-     * {@code relatedChannels} (on any channel when that is null). Both null: everything.
-     */
-    record Filter(List<String> channels, Long userId, List<String> relatedChannels, Position upTo) {
-
-        static final Filter EVERYTHING = new Filter(null, null, null, null);
-
-        /** One channel in full, up to a position. */
-        static Filter channel(String channel, Position upTo) {
-            return new Filter(List.of(channel), null, null, upTo);
-        }
-
-        /** Only the events of one channel related to one user, up to a position. */
-        static Filter relatedOn(String channel, long userId, Position upTo) {
-            return new Filter(List.of(), userId, List.of(channel), upTo);
-        }
-    }
-
-    /**
      * Every matching event after {@code from}, page by page: the next page is read only when the
      * previous one is being consumed, so a slow consumer never makes this hold more than two pages.
      * A page ends at the batch size or once its events weigh the batch's bytes, whichever comes first
      * (and asks for about as many rows as fit, see {@link PageSize}).
      */
-    Flux<ChangeEvent> after(Position from, Filter filter) {
+    @Override
+    public Flux<ChangeEvent> after(Position from, Filter filter) {
         return page(from, filter)
                 .expand(page -> page.last() ? Mono.empty() : page(page.lastRow().position(), filter))
                 .concatMapIterable(PageSize.Page::rows, 1);
@@ -112,7 +93,8 @@ final class ChangeLogReader {
     }
 
     /** The newest position in the log, or the origin when it is empty. */
-    Mono<Position> head() {
+    @Override
+    public Mono<Position> head() {
         return head(db);
     }
 
@@ -126,7 +108,8 @@ final class ChangeLogReader {
     }
 
     /** Commits at or below this sequence have been pruned. */
-    Mono<Long> prunedThrough() {
+    @Override
+    public Mono<Long> prunedThrough() {
         return db.sql("SELECT pruned_through FROM change_log_horizon")
                 .map(row -> row.get("pruned_through", Long.class))
                 .one()

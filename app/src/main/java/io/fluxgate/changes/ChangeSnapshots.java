@@ -1,5 +1,6 @@
 package io.fluxgate.changes;
 
+import io.fluxgate.changes.delivery.RowFilter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +28,7 @@ import org.springframework.transaction.support.DefaultTransactionDefinition;
  * commit order, so the commits a snapshot sees are exactly those up to the newest one it sees.
  */
 @Component
-class ChangeSnapshots {
+class ChangeSnapshots implements SnapshotReader {
 
     static final int PAGE = 500;
 
@@ -97,7 +98,8 @@ class ChangeSnapshots {
      * connection and a database snapshot open, so one that takes longer than the timeout (a client
      * that does not read) fails and lets both go.
      */
-    Flux<Piece> read(String channel, Caller caller, RowFilter filter, Set<String> columns) {
+    @Override
+    public Flux<Piece> read(String channel, Caller caller, RowFilter filter, Set<String> columns) {
         return slots.acquire(caller.id())
                 .flatMapMany(slot -> Flux.defer(() -> reading(channel, caller, filter, columns))
                         .timeout(timeout)

@@ -16,7 +16,7 @@ public final class Channels {
     /** Channels the change log's triggers write (profiles come from MongoDB). */
     public static final Set<String> DATABASE = Set.of(USERS, POSTS, ACCOUNTS);
     /** Channels whose every event any authenticated user may see; on the others, non-admins see only their own. */
-    static final Set<String> OPEN = Set.of(POSTS, PROFILES);
+    public static final Set<String> OPEN = Set.of(POSTS, PROFILES);
 
     /** The fields of {@code data} on each channel: what filters and column lists may name. */
     private static final Map<String, Set<String>> FIELDS = Map.of(
@@ -32,12 +32,12 @@ public final class Channels {
     private Channels() {
     }
 
-    static Set<String> fields(String channel) {
+    public static Set<String> fields(String channel) {
         return FIELDS.getOrDefault(channel, Set.of());
     }
 
     /** Whether {@code admin} or not, may the caller see every event of {@code channel}? */
-    static boolean seesAll(String channel, boolean admin) {
+    public static boolean seesAll(String channel, boolean admin) {
         return admin || OPEN.contains(channel);
     }
 }

@@ -10,14 +10,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class Interest {
 
-    private volatile ChangeLogReader.Filter logFilter;
+    private volatile ChangeLog.Filter logFilter;
     private volatile Route route = Route.NOTHING;
     private ChangeHub.Subscription attached;
     /** The feed's live events waiting for the session, and whether it is catching up: for the inspector. */
     private volatile AtomicInteger buffered;
     private volatile boolean catchingUp;
 
-    Interest(ChangeLogReader.Filter logFilter) {
+    Interest(ChangeLog.Filter logFilter) {
         this.logFilter = logFilter;
     }
 
@@ -25,7 +25,7 @@ final class Interest {
         return route;
     }
 
-    ChangeLogReader.Filter logFilter() {
+    ChangeLog.Filter logFilter() {
         return logFilter;
     }
 
@@ -52,7 +52,7 @@ final class Interest {
     }
 
     /** A new token may change what the caller could be sent; a feed's next catch-up reads with it. */
-    void setLogFilter(ChangeLogReader.Filter filter) {
+    void setLogFilter(ChangeLog.Filter filter) {
         logFilter = filter;
     }
 

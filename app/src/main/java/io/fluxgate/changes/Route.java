@@ -1,5 +1,6 @@
 package io.fluxgate.changes;
 
+import io.fluxgate.changes.delivery.RowFilter;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;

@@ -1,6 +1,6 @@
 package io.fluxgate.changes;
 
-import java.time.Duration;
+import io.fluxgate.changes.delivery.RowFilter;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +11,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;
 
-import org.springframework.util.unit.DataSize;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -19,10 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ChangeHubTest {
 
     private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(new SimpleMeterRegistry()),
-            new ChangeStreamProperties(16, 500, 4, Duration.ofSeconds(30), Duration.ofSeconds(5),
-                    Duration.ofMillis(100), Duration.ofSeconds(5), Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 50, 1000, 4, Duration.ofSeconds(60),
-            1, Duration.ofSeconds(10), DataSize.ofMegabytes(32), DataSize.ofMegabytes(1), DataSize.ofMegabytes(96),
-            DataSize.ofMegabytes(1)));
+            StreamSettings.with("session-buffer", 16, "hub-history", 4));
 
     private static ChangeEvent event(long commitSeq, long id) {
         return new ChangeEvent(new Position(commitSeq, id), Channels.POSTS, "posts", "INSERT",

@@ -17,7 +17,6 @@ import reactor.test.publisher.TestPublisher;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-import org.springframework.util.unit.DataSize;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -31,11 +30,8 @@ class ChangeSessionTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
 
     private final ChangeStreamMetrics metrics = new ChangeStreamMetrics(new SimpleMeterRegistry());
-    private final ChangeStreamProperties properties = new ChangeStreamProperties(64, 500, 1024,
-            Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofSeconds(5),
-            Duration.ofDays(7), 1000, Duration.ofMinutes(1), 20, 50, 200, 3, 1000, 4, Duration.ofSeconds(60),
-            1, Duration.ofSeconds(10), DataSize.ofMegabytes(32), DataSize.ofMegabytes(1), DataSize.ofMegabytes(96),
-            DataSize.ofMegabytes(1));
+    private final ChangeStreamProperties properties = StreamSettings.with("session-buffer", 64, "hub-history", 1024,
+            "max-subscriptions-per-session", 3);
     private final ChangeHub hub = new ChangeHub(metrics, properties);
     private final ChangeFrames frames = new ChangeFrames(JSON);
     private final Map<String, Caller> tokens = new ConcurrentHashMap<>();

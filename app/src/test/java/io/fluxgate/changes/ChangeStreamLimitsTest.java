@@ -128,7 +128,7 @@ class ChangeStreamLimitsTest extends IntegrationTest {
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("bio", "mine")).exchange()
                 .expectStatus().isOk();
         ChangeLogReader reader = new ChangeLogReader(analytics, frames, 5, Long.MAX_VALUE);
-        List<ChangeEvent> read = reader.after(Position.ORIGIN, ChangeLogReader.Filter.relatedOn(Channels.USERS, me.id(), null))
+        List<ChangeEvent> read = reader.after(Position.ORIGIN, ChangeLog.Filter.relatedOn(Channels.USERS, me.id(), null))
                 .collectList().block(Duration.ofSeconds(30));
         assertThat(read).hasSize(2).allSatisfy(event -> assertThat(event.isRelatedTo(me.id())).isTrue());
 
@@ -258,14 +258,14 @@ class ChangeStreamLimitsTest extends IntegrationTest {
         }
         fifty.append("]}");
         try (WsClient ws = WsClient.connect(port, user.token())) {
-            for (int i = 0; i < ChangeSession.MAX_SESSION_CONDITIONS / 50; i++) {
+            for (int i = 0; i < SubscribeCheck.MAX_SESSION_CONDITIONS / 50; i++) {
                 ws.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"f" + i + "\",\"filter\":" + fifty + "}");
                 assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
             }
             ws.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"id\":\"one more\",\"filter\":{\"id\":{\"eq\":1}}}");
             JsonNode error = ws.next();
             assertThat(error.path("error").asString()).isEqualTo("Invalid filter");
-            assertThat(error.path("detail").asString()).contains("at most " + ChangeSession.MAX_SESSION_CONDITIONS);
+            assertThat(error.path("detail").asString()).contains("at most " + SubscribeCheck.MAX_SESSION_CONDITIONS);
         }
     }
 }

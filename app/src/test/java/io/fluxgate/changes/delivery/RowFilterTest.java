@@ -1,4 +1,6 @@
-package io.fluxgate.changes;
+package io.fluxgate.changes.delivery;
+
+import io.fluxgate.changes.Channels;
 
 import java.time.Duration;
 import java.util.Set;

@@ -1,4 +1,4 @@
-package io.fluxgate.changes;
+package io.fluxgate.changes.delivery;
 
 import java.math.BigDecimal;
 import java.time.Instant;
@@ -24,18 +24,18 @@ import tools.jackson.databind.node.ObjectNode;
  * strings by character. {@code like} takes {@code %} and {@code _} and runs in time linear in the
  * value, whatever the pattern.
  */
-final class RowFilter {
+public final class RowFilter {
 
-    static final int MAX_CONDITIONS = 50;
-    static final int MAX_IN_VALUES = 100;
-    static final int MAX_DEPTH = 8;
-    static final int MAX_STRING = 1000;
+    public static final int MAX_CONDITIONS = 50;
+    public static final int MAX_IN_VALUES = 100;
+    public static final int MAX_DEPTH = 8;
+    public static final int MAX_STRING = 1000;
     /** Characters of a like pattern other than {@code %}: one bit each in the matcher's state. */
-    static final int MAX_LIKE_LENGTH = 63;
-    static final int MAX_LIKES = 5;
+    public static final int MAX_LIKE_LENGTH = 63;
+    public static final int MAX_LIKES = 5;
 
     /** The client's filter could not be accepted; the detail says why, in words a client can act on. */
-    static final class Invalid extends RuntimeException {
+    public static final class Invalid extends RuntimeException {
         Invalid(String detail) {
             super(detail, null, false, false);
         }
@@ -45,7 +45,7 @@ final class RowFilter {
      * A condition every row the filter accepts meets: {@code field} holds one of {@code keys} (see
      * {@link #key}). Lets the hub hand an event only to the sessions whose equality it meets.
      */
-    record Equality(String field, Set<Object> keys) {
+    public record Equality(String field, Set<Object> keys) {
     }
 
     private interface Test {
@@ -70,24 +70,24 @@ final class RowFilter {
     }
 
     /** Conditions it tests per event, at most: what a session's budget counts. */
-    int conditions() {
+    public int conditions() {
         return conditions;
     }
 
-    int likes() {
+    public int likes() {
         return likes;
     }
 
-    boolean test(ObjectNode row) {
+    public boolean test(ObjectNode row) {
         return root.test(row);
     }
 
     /** An equality every accepted row meets, or null when the filter has none at its top level. */
-    Equality equality() {
+    public Equality equality() {
         return equality;
     }
 
-    JsonNode spec() {
+    public JsonNode spec() {
         return spec;
     }
 
@@ -97,7 +97,7 @@ final class RowFilter {
      * {@code not} clause; null when the row passes. For the delivery inspector, not the hot path: it
      * compiles each part again.
      */
-    String firstFailing(ObjectNode row) {
+    public String firstFailing(ObjectNode row) {
         if (test(row)) {
             return null;
         }
@@ -128,7 +128,7 @@ final class RowFilter {
     }
 
     /** Compiles {@code spec} for rows with {@code fields}; throws {@link Invalid} when it cannot be accepted. */
-    static RowFilter compile(JsonNode spec, Set<String> fields) {
+    public static RowFilter compile(JsonNode spec, Set<String> fields) {
         if (spec == null || !spec.isObject()) {
             throw new Invalid("A filter is a JSON object");
         }
@@ -138,7 +138,7 @@ final class RowFilter {
     }
 
     /** The value a field or operand is compared by for equality; null for objects and arrays. */
-    static Object key(JsonNode value) {
+    public static Object key(JsonNode value) {
         if (value == null || value.isNull() || value.isMissingNode()) {
             return null;
         }
@@ -160,7 +160,7 @@ final class RowFilter {
      * ({@code 1e999}) is infinite, and an exponent so large that comparing it would mean building a
      * number of millions of digits is not one a row can hold.
      */
-    static BigDecimal decimal(JsonNode number) {
+    public static BigDecimal decimal(JsonNode number) {
         if ((number.isDouble() || number.isFloat()) && !Double.isFinite(number.doubleValue())) {
             return null;
         }
@@ -169,7 +169,7 @@ final class RowFilter {
     }
 
     /** Largest exponent a number in a filter or a row may carry, either way (PostgreSQL numeric: 16383 digits). */
-    static final int MAX_SCALE = 20_000;
+    public static final int MAX_SCALE = 20_000;
 
     private static final class Compiler {
 
