@@ -66,7 +66,7 @@ class ChangeEventStream {
                         // The stream has no client messages after the query string: it ends when the client goes.
                         Flux<ClientMessage> inbound = Flux.fromIterable(subscribes).concatWith(Flux.never());
                         Flux<Outbound> session = sessions.serve(caller, "sse",
-                                ChangeStreamConfiguration.eventLoopOf(request.exchange().getRequest()), inbound);
+                                ChangeStreamConfiguration.eventLoopOf(request.exchange().getRequest()), null, inbound);
                         Flux<ServerSentEvent<String>> events = session.map(this::toEvent);
                         Flux<ServerSentEvent<String>> keepAlive = Flux.interval(KEEP_ALIVE, KEEP_ALIVE)
                                 .map(tick -> ServerSentEvent.<String>builder().comment("keep-alive").build());

@@ -133,7 +133,17 @@ class ChangeFeed {
             Queue<ChangeEvent> queue = Queues.<ChangeEvent>unbounded(16).get();
             Sinks.Many<ChangeEvent> buffer = Sinks.many().unicast().onBackpressureBuffer(queue);
             ChangeHub.Subscription[] live = new ChangeHub.Subscription[1];
+            boolean behind = from.compareTo(hub.head()) < 0;
+            // Caught up, with nothing buffered: the session may take a live event at once, on this
+            // loop, without the buffer and its serial step (it says whether it could).
+            AtomicBoolean joined = new AtomicBoolean(!behind);
             live[0] = hub.subscribe(deliverOn, interest.route(), event -> {
+                if (joined.get() && pending.get() == 0 && interest.deliverNow(event)) {
+                    if (event.isLogged()) {
+                        last.accumulateAndGet(event.position(), Position::max);
+                    }
+                    return;
+                }
                 if (pending.incrementAndGet() > bufferSize || !held.reserve(event.weight())) {
                     // This session cannot keep up: stop feeding it; it catches up at its own pace.
                     live[0].dispose();
@@ -144,7 +154,7 @@ class ChangeFeed {
                 }
             });
             interest.attach(live[0]);
-            Flux<ChangeEvent> catchUp = from.compareTo(hub.head()) >= 0 ? Flux.empty()
+            Flux<ChangeEvent> catchUp = !behind ? Flux.empty()
                     : catchUp(from, interest.logFilter())
                             .filter(interest::mayWant)
                             .doOnSubscribe(s -> {
@@ -155,7 +165,8 @@ class ChangeFeed {
                                 metrics.replaying.decrementAndGet();
                                 interest.catchingUp(false);
                             })
-                            .publishOn(scheduler);
+                            .publishOn(scheduler)
+                            .doOnComplete(() -> joined.set(true));
             return Flux.concat(catchUp, buffer.asFlux().doOnNext(event -> {
                         pending.decrementAndGet();
                         held.release(event.weight());

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -68,7 +69,12 @@ final class ChangeSession {
     /** Live-only channels subscribed to; read by their sources' threads. */
     private volatile Set<String> liveChannels = Set.of();
     /** Commit to handling, in ms, of the last event this session handled (live or replayed); for the inspector. */
-    private long lastLagMs;
+    private volatile long lastLagMs;
+    /** Inputs taken in and not yet handled: while any are, live events wait their turn behind them. */
+    private final AtomicInteger inputs = new AtomicInteger();
+    /** Where live events may go at once when nothing waits; null: always through the serial step. */
+    private DirectWriter direct;
+    private volatile boolean ended;
 
     /**
      * @param executor where this session's events are handed over: its socket's event loop, or null
@@ -83,25 +89,62 @@ final class ChangeSession {
         this.interest = new Interest(logFilterFor(caller));
     }
 
+    /**
+     * Live events go straight to {@code writer} while the serial step has nothing to do (see
+     * {@link #deliverNow}). Set before the session runs; the writer must run on the session's executor.
+     */
+    void writeDirectlyTo(DirectWriter writer) {
+        this.direct = writer;
+    }
+
     /** Frames for the client until it goes away or the session is ended; {@code inbound} are its messages. */
     Flux<Outbound> run(Flux<ClientMessage> inbound) {
         return Flux.defer(() -> {
             Position start = context.feed().head();
             state = new SessionState(opened, start);
             interest.set(route(List.of()));
-            Flux<SessionInput> messages = inbound.cast(SessionInput.class).concatWithValues(new ClientMessage.Closed());
-            Flux<SessionInput> changes = context.feed().from(start, interest, executor).map(SessionInput.Change::new);
+            if (direct != null) {
+                interest.express(this::deliverNow);
+            }
+            Flux<SessionInput> messages = counted(inbound.cast(SessionInput.class))
+                    .concatWithValues(new ClientMessage.Closed());
+            Flux<SessionInput> changes = counted(context.feed().from(start, interest, executor)
+                    .map(SessionInput.Change::new));
             // An end (revocation, expiry, shutdown) does not queue behind the client's requests: it
             // cuts the serial step short, whatever it is doing (a snapshot, a replay), and closes.
-            AtomicReference<Outbound.Close> ended = new AtomicReference<>();
-            Mono<Outbound.Close> ends = ending.asMono().doOnNext(ended::set);
-            return Flux.merge(messages, changes, liveChanges())
+            AtomicReference<Outbound.Close> closing = new AtomicReference<>();
+            Mono<Outbound.Close> ends = ending.asMono().doOnNext(closing::set);
+            return Flux.merge(messages, changes, counted(liveChanges()))
                     .takeWhile(input -> !(input instanceof ClientMessage.Closed))
-                    .concatMap(this::handleGuarded)
+                    .concatMap(input -> handleGuarded(input).doFinally(signal -> inputs.decrementAndGet()))
                     .takeUntil(Outbound.Close.class::isInstance)
                     .takeUntilOther(ends)
-                    .concatWith(Mono.fromSupplier(ended::get));
+                    .concatWith(Mono.fromSupplier(closing::get))
+                    .doFinally(signal -> ended = true);
         });
+    }
+
+    /** Counts each input as it is taken in, before it can wait anywhere on its way to the serial step. */
+    private <T> Flux<T> counted(Flux<T> in) {
+        return in.doOnNext(input -> inputs.incrementAndGet());
+    }
+
+    /**
+     * A live event taken at once, on the session's event loop, when the serial step has nothing
+     * waiting or running and the socket has room: the same state and rule, without the hand-offs.
+     * Otherwise false, and the feed buffers it for the serial step.
+     */
+    private boolean deliverNow(ChangeEvent event) {
+        DirectWriter writer = direct;
+        if (ended || inputs.get() != 0 || !writer.ready()) {
+            return false;
+        }
+        handled(event);
+        Delivery delivery = state.live(event);
+        if (delivery != null) {
+            writer.write(frames.change(delivery));
+        }
+        return true;
     }
 
     Caller caller() {
@@ -150,6 +193,7 @@ final class ChangeSession {
 
     /** Ends the session with {@code close} at once, whatever its serial step is doing. */
     void end(Outbound.Close close) {
+        ended = true;
         ending.tryEmitValue(close);
     }
 

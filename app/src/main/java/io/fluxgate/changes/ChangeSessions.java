@@ -84,8 +84,10 @@ class ChangeSessions implements SmartLifecycle {
      * close at once.
      *
      * @param executor the connection's event loop (events are handed over there), or null
+     * @param direct where live events may be written at once, on that loop (see {@link DirectWriter}); or null
      */
-    Flux<Outbound> serve(Caller caller, String transport, Executor executor, Flux<ClientMessage> inbound) {
+    Flux<Outbound> serve(Caller caller, String transport, Executor executor, DirectWriter direct,
+            Flux<ClientMessage> inbound) {
         return Flux.defer(() -> {
             if (!running) {
                 return Flux.just(SHUTTING_DOWN);
@@ -96,6 +98,9 @@ class ChangeSessions implements SmartLifecycle {
             }
             metrics.sessions.incrementAndGet();
             ChangeSession session = new ChangeSession(caller, transport, context, executor);
+            if (direct != null) {
+                session.writeDirectlyTo(direct);
+            }
             return sweep.track(session, Flux.defer(() -> {
                         // A shutdown that began as this session opened, after the sweep ended the others.
                         if (!running) {

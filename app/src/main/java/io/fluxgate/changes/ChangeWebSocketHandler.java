@@ -107,7 +107,7 @@ class ChangeWebSocketHandler implements WebSocketHandler {
                 .publish(1)
                 .autoConnect();
 
-        Mono<Void> written = writer.write(sessions.serve(caller, "websocket", channel.eventLoop(), inbound))
+        Mono<Void> written = writer.write(sessions.serve(caller, "websocket", channel.eventLoop(), writer, inbound))
                 .flatMap(close -> close(channel, close))
                 // Whatever ended it, the handler completes only once the connection has closed: Reactor
                 // Netty would otherwise close a still-open one at once, cutting a handshake under way.

@@ -16,6 +16,15 @@ final class Interest {
     /** The feed's live events waiting for the session, and whether it is catching up: for the inspector. */
     private volatile AtomicInteger buffered;
     private volatile boolean catchingUp;
+    /** The session's way of taking a live event at once; none until it runs. */
+    private volatile Express express;
+
+    /** A session that can take a live event at once, on its event loop, when nothing waits before it. */
+    interface Express {
+
+        /** Whether the event was taken (and its frame, if any, written); false: buffer it. */
+        boolean deliverNow(ChangeEvent event);
+    }
 
     Interest(ChangeLog.Filter logFilter) {
         this.logFilter = logFilter;
@@ -27,6 +36,16 @@ final class Interest {
 
     ChangeLog.Filter logFilter() {
         return logFilter;
+    }
+
+    void express(Express next) {
+        express = next;
+    }
+
+    /** Whether the session took {@code event} at once (see {@link Express}). */
+    boolean deliverNow(ChangeEvent event) {
+        Express now = express;
+        return now != null && now.deliverNow(event);
     }
 
     boolean mayWant(ChangeEvent event) {

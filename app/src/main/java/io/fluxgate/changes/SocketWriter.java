@@ -33,7 +33,7 @@ import reactor.core.publisher.Sinks;
  * (a queue, a drain and a flush per frame) cannot offer. A socket that stops taking data stops asking
  * its session for frames; the session's feed then buffers, and past its bound catches up later.
  */
-final class SocketWriter implements CoreSubscriber<Outbound> {
+final class SocketWriter implements CoreSubscriber<Outbound>, DirectWriter {
 
     /** Frames asked for ahead; half as many more each time half of them are written. */
     static final int PREFETCH = 32;
@@ -124,7 +124,17 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
 
     @Override
     public void onNext(Outbound out) {
-        onLoop(() -> write(out));
+        onLoop(() -> send(out, true));
+    }
+
+    @Override
+    public boolean ready() {
+        return loop.inEventLoop() && queued.get() == 0 && !stopped && close == null && channel.isWritable();
+    }
+
+    @Override
+    public void write(Outbound.Frame frame) {
+        send(frame, false);
     }
 
     @Override
@@ -147,12 +157,16 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
         });
     }
 
-    private void write(Outbound out) {
+    /**
+     * @param asked whether the session's stream produced it against this writer's demand (a direct
+     *        write did not, and asks for nothing in return)
+     */
+    private void send(Outbound out, boolean asked) {
         if (stopped) {
             return;
         }
-        if (out instanceof Outbound.Close asked) {
-            close = asked;
+        if (out instanceof Outbound.Close closing) {
+            close = closing;
             return;
         }
         if (!channel.isActive()) {
@@ -175,7 +189,7 @@ final class SocketWriter implements CoreSubscriber<Outbound> {
             channel.close();
             return;
         }
-        if (++sinceRequest < REPLENISH) {
+        if (!asked || ++sinceRequest < REPLENISH) {
             encoded.write(message, unwatched);
         } else {
             sinceRequest = 0;
