@@ -14,21 +14,21 @@ import org.springframework.stereotype.Component;
 
 /** The change stream's numbers, under {@code fluxgate.changes.*} in Micrometer. */
 @Component
-class ChangeStreamMetrics {
+public class ChangeStreamMetrics {
 
     static final int LAG_SAMPLE = 16;
 
-    final AtomicInteger sessions = new AtomicInteger();
+    public final AtomicInteger sessions = new AtomicInteger();
     private final AtomicLong sampled = new AtomicLong();
-    final AtomicInteger replaying = new AtomicInteger();
-    final Counter eventsIn;
+    public final AtomicInteger replaying = new AtomicInteger();
+    public final Counter eventsIn;
     final Counter framesOut;
-    final Counter resyncs;
-    final Counter overflows;
-    final Counter listenerReconnects;
+    public final Counter resyncs;
+    public final Counter overflows;
+    public final Counter listenerReconnects;
     private final Timer lag;
 
-    ChangeStreamMetrics(MeterRegistry registry) {
+    public ChangeStreamMetrics(MeterRegistry registry) {
         Gauge.builder("fluxgate.changes.sessions", sessions, AtomicInteger::get)
                 .description("Open change-stream sessions, WebSocket and SSE").register(registry);
         Gauge.builder("fluxgate.changes.sessions.replaying", replaying, AtomicInteger::get)
@@ -54,7 +54,7 @@ class ChangeStreamMetrics {
      * at 100,000 frames per second a histogram update per frame is measurable CPU, and a sample keeps
      * the percentiles just as true.
      */
-    void sent(Instant committedAt) {
+    public void sent(Instant committedAt) {
         framesOut.increment();
         if ((sampled.incrementAndGet() & (LAG_SAMPLE - 1)) == 0) {
             lag.record(Duration.between(committedAt, Instant.now()));

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Map;
 
 import io.fluxgate.web.ApiException;
+import io.r2dbc.spi.ConnectionFactory;
+import reactor.core.publisher.Mono;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -13,8 +15,6 @@ import org.springframework.r2dbc.connection.R2dbcTransactionManager;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.reactive.TransactionalOperator;
-import io.r2dbc.spi.ConnectionFactory;
-import reactor.core.publisher.Mono;
 
 /**
  * EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of the built-in {@link NamedQuery named queries}, on the

@@ -8,13 +8,13 @@ import io.fluxgate.cache.RedisCache;
 import io.fluxgate.db.NamedPool;
 import io.fluxgate.db.NamedPools;
 import org.bson.Document;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.data.mongodb.core.ReactiveMongoTemplate;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Component;
-import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
 
 /**
  * The service's dependency checks. Each one is bounded by the check timeout and never fails: a

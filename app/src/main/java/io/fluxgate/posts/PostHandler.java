@@ -7,11 +7,11 @@ import io.fluxgate.web.Cursors;
 import io.fluxgate.web.KeysetPage;
 import io.fluxgate.web.QueryParams;
 import io.fluxgate.web.RequestValidator;
+import reactor.core.publisher.Mono;
 
 import org.springframework.stereotype.Component;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
-import reactor.core.publisher.Mono;
 
 @Component
 class PostHandler {

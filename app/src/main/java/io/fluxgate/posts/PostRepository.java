@@ -5,12 +5,12 @@ import java.util.List;
 
 import io.fluxgate.db.NamedQuery;
 import io.r2dbc.spi.Readable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.r2dbc.core.Parameter;
 import org.springframework.stereotype.Repository;
-import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
 
 /** Every posts query. Values are bind parameters only. */
 @Repository

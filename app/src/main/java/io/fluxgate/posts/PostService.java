@@ -2,10 +2,10 @@ package io.fluxgate.posts;
 
 import io.fluxgate.security.Caller;
 import io.fluxgate.web.ApiException;
-
-import org.springframework.stereotype.Service;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+
+import org.springframework.stereotype.Service;
 
 /** Posts belong to their author: only the author or an admin may change or delete one. */
 @Service

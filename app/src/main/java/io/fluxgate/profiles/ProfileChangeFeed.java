@@ -4,11 +4,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 
-import io.fluxgate.changes.ChangeEvent;
-import io.fluxgate.changes.ChangeFrames;
-import io.fluxgate.changes.Channels;
-import io.fluxgate.changes.LiveChangeSource;
 import com.mongodb.client.model.changestream.OperationType;
+import io.fluxgate.changes.hub.ChangeEvent;
+import io.fluxgate.changes.hub.ChangeFrames;
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.LiveChangeSource;
 import org.bson.Document;
 import org.bson.types.ObjectId;
 import org.slf4j.Logger;

@@ -11,12 +11,12 @@ import io.fluxgate.web.KeysetPage;
 import io.fluxgate.web.QueryParams;
 import io.fluxgate.web.RequestValidator;
 import org.bson.types.ObjectId;
+import reactor.core.publisher.Mono;
 
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.stereotype.Component;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
-import reactor.core.publisher.Mono;
 
 @Component
 class ProfileHandler {

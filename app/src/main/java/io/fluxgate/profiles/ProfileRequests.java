@@ -1,6 +1,5 @@
 package io.fluxgate.profiles;
 
-import io.swagger.v3.oas.annotations.media.Schema;
 import java.util.List;
 
 import io.fluxgate.security.BcryptSafe;
@@ -8,6 +7,7 @@ import io.fluxgate.web.Constraints.EmailAddress;
 import io.fluxgate.web.Constraints.NewPassword;
 import io.fluxgate.web.Constraints.PersonName;
 import io.fluxgate.web.Constraints.PersonNameUpdate;
+import io.swagger.v3.oas.annotations.media.Schema;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;

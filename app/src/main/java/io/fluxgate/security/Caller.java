@@ -3,10 +3,11 @@ package io.fluxgate.security;
 import java.time.Instant;
 import java.util.List;
 
+import reactor.core.publisher.Mono;
+
 import org.springframework.security.oauth2.jwt.Jwt;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.web.reactive.function.server.ServerRequest;
-import reactor.core.publisher.Mono;
 
 /**
  * The authenticated user behind a request, as the verified token says.

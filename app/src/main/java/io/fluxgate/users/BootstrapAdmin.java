@@ -1,8 +1,7 @@
 package io.fluxgate.users;
 
-import java.time.Duration;
-
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 
 import io.fluxgate.security.PasswordHasher;
 import io.fluxgate.security.Placeholders;

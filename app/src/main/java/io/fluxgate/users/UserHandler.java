@@ -13,12 +13,12 @@ import io.fluxgate.web.FieldViolation;
 import io.fluxgate.web.KeysetPage;
 import io.fluxgate.web.QueryParams;
 import io.fluxgate.web.RequestValidator;
+import reactor.core.publisher.Mono;
 
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.stereotype.Component;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
-import reactor.core.publisher.Mono;
 
 /** HTTP in and out for {@code /api/auth} and {@code /api/users}: parse, validate, call the service, answer. */
 @Component

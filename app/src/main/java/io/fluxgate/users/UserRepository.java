@@ -9,12 +9,12 @@ import java.util.Map;
 import io.fluxgate.db.NamedQuery;
 import io.fluxgate.security.UserStandings;
 import io.r2dbc.spi.Readable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Repository;
-import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
 
 /**
  * Every users query, in one place. Values are always bind parameters; the only SQL built from a

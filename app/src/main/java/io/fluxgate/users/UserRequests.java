@@ -1,13 +1,13 @@
 package io.fluxgate.users;
 
-import io.swagger.v3.oas.annotations.media.Schema;
+import java.util.List;
+
 import io.fluxgate.web.Constraints.EmailAddress;
 import io.fluxgate.web.Constraints.EmailAddressUpdate;
 import io.fluxgate.web.Constraints.NewPassword;
 import io.fluxgate.web.Constraints.PersonName;
 import io.fluxgate.web.Constraints.PersonNameUpdate;
-import java.util.List;
-
+import io.swagger.v3.oas.annotations.media.Schema;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;

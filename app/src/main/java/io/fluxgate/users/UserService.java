@@ -18,13 +18,13 @@ import io.fluxgate.security.TokenService;
 import io.fluxgate.web.ApiException;
 import io.fluxgate.web.Constraints;
 import io.fluxgate.web.FieldViolation;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.ReactiveTransactionManager;
 import org.springframework.transaction.reactive.TransactionalOperator;
-import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
 
 /** The rules around users: who may change what, uniqueness, login, and all-or-nothing imports. */
 @Service

@@ -6,10 +6,10 @@ import java.util.List;
 
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
+import reactor.core.publisher.Mono;
 
 import org.springframework.stereotype.Component;
 import org.springframework.web.reactive.function.server.ServerRequest;
-import reactor.core.publisher.Mono;
 
 /**
  * Runs Bean Validation on request bodies and turns violations into a 400 that names each field.

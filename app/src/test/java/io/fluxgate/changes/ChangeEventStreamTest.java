@@ -6,6 +6,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
+import io.fluxgate.changes.hub.Position;
 import io.fluxgate.support.IntegrationTest;
 import org.junit.jupiter.api.Test;
 import reactor.core.Disposable;

@@ -2,6 +2,9 @@ package io.fluxgate.changes;
 
 import java.time.Instant;
 
+import io.fluxgate.changes.admin.ChangeInspector;
+import io.fluxgate.changes.capture.ChangeLogRetention;
+import io.fluxgate.changes.hub.Position;
 import io.fluxgate.support.IntegrationTest;
 import io.fluxgate.support.WsClient;
 import org.junit.jupiter.api.Test;

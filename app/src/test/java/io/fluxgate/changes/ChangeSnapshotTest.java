@@ -8,6 +8,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.fluxgate.changes.delivery.ChangeSnapshots;
+import io.fluxgate.changes.hub.Position;
 import io.fluxgate.support.IntegrationTest;
 import io.fluxgate.support.RawWsClient;
 import io.fluxgate.support.WsClient;

@@ -2,6 +2,8 @@ package io.fluxgate.changes;
 
 import java.util.List;
 
+import io.fluxgate.changes.delivery.ChangeFeed;
+import io.fluxgate.changes.hub.ChangeHub;
 import io.fluxgate.support.IntegrationTest;
 import io.fluxgate.support.RawWsClient;
 import io.fluxgate.support.WsClient;

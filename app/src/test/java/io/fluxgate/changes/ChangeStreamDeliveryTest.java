@@ -11,6 +11,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 
+import io.fluxgate.changes.capture.ChangeListener;
+import io.fluxgate.changes.capture.ChangeLogRetention;
+import io.fluxgate.changes.hub.Position;
 import io.fluxgate.support.IntegrationTest;
 import io.fluxgate.support.Tx;
 import io.fluxgate.support.WsClient;

@@ -5,6 +5,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import io.fluxgate.changes.capture.ChangeLog;
+import io.fluxgate.changes.capture.ChangeLogReader;
+import io.fluxgate.changes.delivery.SubscribeCheck;
+import io.fluxgate.changes.hub.ChangeEvent;
+import io.fluxgate.changes.hub.ChangeFrames;
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.Position;
 import io.fluxgate.support.IntegrationTest;
 import io.fluxgate.support.RawWsClient;
 import io.fluxgate.support.WsClient;

@@ -1,6 +1,5 @@
 package io.fluxgate.changes;
 
-import io.fluxgate.changes.delivery.RowFilter;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

@@ -19,16 +19,16 @@ import org.springframework.core.io.ClassPathResource;
  * (from application.yaml), with the few a test changes named, such as
  * {@code StreamSettings.with("session-buffer", 4)}.
  */
-final class StreamSettings {
+public final class StreamSettings {
 
     private StreamSettings() {
     }
 
-    static ChangeStreamProperties defaults() {
+    public static ChangeStreamProperties defaults() {
         return with(Map.of());
     }
 
-    static ChangeStreamProperties with(String key, Object value, Object... more) {
+    public static ChangeStreamProperties with(String key, Object value, Object... more) {
         Map<String, Object> overrides = new HashMap<>();
         overrides.put(key, value);
         for (int i = 0; i + 1 < more.length; i += 2) {
@@ -38,7 +38,7 @@ final class StreamSettings {
     }
 
     /** @param overrides by their key under {@code fluxgate.changes} (kebab-case, as in application.yaml) */
-    static ChangeStreamProperties with(Map<String, Object> overrides) {
+    public static ChangeStreamProperties with(Map<String, Object> overrides) {
         List<PropertySource<?>> sources = new ArrayList<>();
         Map<String, Object> prefixed = new HashMap<>();
         overrides.forEach((key, value) -> prefixed.put("fluxgate.changes." + key, value));

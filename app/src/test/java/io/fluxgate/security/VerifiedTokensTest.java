@@ -3,7 +3,6 @@ package io.fluxgate.security;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicInteger;
-
 import javax.crypto.SecretKey;
 import javax.crypto.spec.SecretKeySpec;
 

@@ -5,8 +5,8 @@ import java.util.Map;
 import java.util.UUID;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import io.fluxgate.changes.ChangeHub;
-import io.fluxgate.changes.Position;
+import io.fluxgate.changes.hub.ChangeHub;
+import io.fluxgate.changes.hub.Position;
 import org.awaitility.Awaitility;
 import tools.jackson.databind.JsonNode;
 

@@ -3,7 +3,6 @@ package io.fluxgate.users;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.concurrent.atomic.AtomicLong;
-
 import javax.management.ObjectName;
 
 import org.junit.jupiter.api.Test;

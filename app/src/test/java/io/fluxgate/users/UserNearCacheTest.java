@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fluxgate.cache.RedisCache;
-import io.fluxgate.changes.ChangeHub;
+import io.fluxgate.changes.capture.ChangeListener;
+import io.fluxgate.changes.hub.ChangeHub;
 import io.fluxgate.support.Instances;
 import io.fluxgate.support.IntegrationTest;
 import io.r2dbc.spi.ConnectionFactoryOptions;

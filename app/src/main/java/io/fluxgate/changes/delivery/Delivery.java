@@ -5,7 +5,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
-import io.fluxgate.changes.ChangeEvent;
+import io.fluxgate.changes.hub.ChangeEvent;
 
 /**
  * One event to send, and for whom: the subscriptions that take it (their named ids, and the union

@@ -3,8 +3,8 @@ package io.fluxgate.changes.delivery;
 import java.util.ArrayList;
 import java.util.List;
 
-import io.fluxgate.changes.ChangeEvent;
-import io.fluxgate.changes.Channels;
+import io.fluxgate.changes.hub.ChangeEvent;
+import io.fluxgate.changes.hub.Channels;
 import io.fluxgate.security.Caller;
 
 /**

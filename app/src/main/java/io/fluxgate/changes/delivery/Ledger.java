@@ -3,8 +3,8 @@ package io.fluxgate.changes.delivery;
 import java.util.HashMap;
 import java.util.Map;
 
-import io.fluxgate.changes.Channels;
-import io.fluxgate.changes.Position;
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.Position;
 
 /**
  * What one session has accounted for: the one answer to "already sent?" on every path (live

@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import io.fluxgate.changes.hub.Route;
+import io.fluxgate.changes.hub.Values;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.JsonNodeFactory;
 import tools.jackson.databind.node.ObjectNode;
@@ -18,7 +20,7 @@ import tools.jackson.databind.node.ObjectNode;
  * event's data without a database read. Fields in one object, and operators on one field, are AND;
  * {@code and}, {@code or} and {@code not} nest.
  *
- * <p>Equality ({@code eq}, {@code neq}, {@code in}) compares JSON values: numbers by value, strings
+ * <p>Route.Equality ({@code eq}, {@code neq}, {@code in}) compares JSON values: numbers by value, strings
  * exactly (money is a string on the wire, so {@code "12.50"}). Order ({@code lt}, {@code lte},
  * {@code gt}, {@code gte}) compares numbers, numeric strings and ISO timestamps by value, other
  * strings by character. {@code like} takes {@code %} and {@code _} and runs in time linear in the
@@ -41,26 +43,19 @@ public final class RowFilter {
         }
     }
 
-    /**
-     * A condition every row the filter accepts meets: {@code field} holds one of {@code keys} (see
-     * {@link #key}). Lets the hub hand an event only to the sessions whose equality it meets.
-     */
-    public record Equality(String field, Set<Object> keys) {
-    }
-
     private interface Test {
         boolean test(ObjectNode row);
     }
 
     private final Test root;
-    private final Equality equality;
+    private final Route.Equality equality;
     /** The client's JSON, as compiled: shown to admins and taken apart to explain a miss. */
     private final JsonNode spec;
     private final Set<String> fields;
     private final int conditions;
     private final int likes;
 
-    private RowFilter(Test root, Equality equality, JsonNode spec, Set<String> fields, int conditions, int likes) {
+    private RowFilter(Test root, Route.Equality equality, JsonNode spec, Set<String> fields, int conditions, int likes) {
         this.root = root;
         this.equality = equality;
         this.spec = spec;
@@ -83,7 +78,7 @@ public final class RowFilter {
     }
 
     /** An equality every accepted row meets, or null when the filter has none at its top level. */
-    public Equality equality() {
+    public Route.Equality equality() {
         return equality;
     }
 
@@ -136,40 +131,6 @@ public final class RowFilter {
         Test root = compiler.object(spec, 1);
         return new RowFilter(root, compiler.topEquality(spec), spec, fields, compiler.conditions, compiler.likes);
     }
-
-    /** The value a field or operand is compared by for equality; null for objects and arrays. */
-    public static Object key(JsonNode value) {
-        if (value == null || value.isNull() || value.isMissingNode()) {
-            return null;
-        }
-        if (value.isNumber()) {
-            BigDecimal number = decimal(value);
-            return number == null ? null : number.signum() == 0 ? BigDecimal.ZERO : number.stripTrailingZeros();
-        }
-        if (value.isString()) {
-            return value.asString();
-        }
-        if (value.isBoolean()) {
-            return value.asBoolean();
-        }
-        return null;
-    }
-
-    /**
-     * A JSON number as a decimal; null when it has none: a float parsed past the double range
-     * ({@code 1e999}) is infinite, and an exponent so large that comparing it would mean building a
-     * number of millions of digits is not one a row can hold.
-     */
-    public static BigDecimal decimal(JsonNode number) {
-        if ((number.isDouble() || number.isFloat()) && !Double.isFinite(number.doubleValue())) {
-            return null;
-        }
-        BigDecimal value = number.decimalValue();
-        return Math.abs((long) value.scale()) > MAX_SCALE ? null : value;
-    }
-
-    /** Largest exponent a number in a filter or a row may carry, either way (PostgreSQL numeric: 16383 digits). */
-    public static final int MAX_SCALE = 20_000;
 
     private static final class Compiler {
 
@@ -234,15 +195,15 @@ public final class RowFilter {
             return switch (operator) {
                 case "eq" -> {
                     Object key = scalar(field, operator, operand);
-                    yield row -> key.equals(key(row.get(field)));
+                    yield row -> key.equals(Values.key(row.get(field)));
                 }
                 case "neq" -> {
                     Object key = scalar(field, operator, operand);
-                    yield row -> !key.equals(key(row.get(field)));
+                    yield row -> !key.equals(Values.key(row.get(field)));
                 }
                 case "in" -> {
                     Set<Object> keys = inKeys(field, operand);
-                    yield row -> keys.contains(key(row.get(field)));
+                    yield row -> keys.contains(Values.key(row.get(field)));
                 }
                 case "lt" -> order(field, operator, operand, c -> c < 0);
                 case "lte" -> order(field, operator, operand, c -> c <= 0);
@@ -276,10 +237,10 @@ public final class RowFilter {
         }
 
         private static Object scalar(String field, String operator, JsonNode operand) {
-            if (operand.isNumber() && decimal(operand) == null) {
+            if (operand.isNumber() && Values.decimal(operand) == null) {
                 throw new Invalid("'" + operator + "' on '" + field + "' takes a finite number of ordinary size");
             }
-            Object key = key(operand);
+            Object key = Values.key(operand);
             if (key == null) {
                 throw new Invalid("'" + operator + "' on '" + field
                         + "' takes a string, number or boolean (use isNull for null)");
@@ -320,7 +281,7 @@ public final class RowFilter {
         }
 
         /** The first {@code eq} or {@code in} among the top-level fields: every accepted row meets it. */
-        Equality topEquality(JsonNode spec) {
+        Route.Equality topEquality(JsonNode spec) {
             for (Map.Entry<String, JsonNode> entry : spec.properties()) {
                 String field = entry.getKey();
                 if (!fields.contains(field)) {
@@ -328,11 +289,11 @@ public final class RowFilter {
                 }
                 JsonNode eq = entry.getValue().get("eq");
                 if (eq != null) {
-                    return new Equality(field, Set.of(key(eq)));
+                    return new Route.Equality(field, Set.of(Values.key(eq)));
                 }
                 JsonNode in = entry.getValue().get("in");
                 if (in != null) {
-                    return new Equality(field, inKeys(field, in));
+                    return new Route.Equality(field, inKeys(field, in));
                 }
             }
             return null;
@@ -371,7 +332,7 @@ public final class RowFilter {
 
         static Comparand of(JsonNode operand) {
             if (operand.isNumber()) {
-                BigDecimal number = decimal(operand);
+                BigDecimal number = Values.decimal(operand);
                 return number == null ? null : new Comparand(number, null, null);
             }
             if (!operand.isString()) {
@@ -387,7 +348,7 @@ public final class RowFilter {
                 return null;
             }
             if (value.isNumber()) {
-                BigDecimal other = number == null ? null : decimal(value);
+                BigDecimal other = number == null ? null : Values.decimal(value);
                 return other == null ? null : other.compareTo(number);
             }
             if (!value.isString()) {

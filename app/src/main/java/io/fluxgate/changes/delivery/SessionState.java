@@ -8,9 +8,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import io.fluxgate.changes.ChangeEvent;
-import io.fluxgate.changes.Channels;
-import io.fluxgate.changes.Position;
+import io.fluxgate.changes.hub.ChangeEvent;
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.Position;
 import io.fluxgate.security.Caller;
 
 /**

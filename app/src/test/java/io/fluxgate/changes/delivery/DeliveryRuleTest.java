@@ -4,9 +4,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 
-import io.fluxgate.changes.ChangeEvent;
-import io.fluxgate.changes.Channels;
-import io.fluxgate.changes.Position;
+import io.fluxgate.changes.hub.ChangeEvent;
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.Position;
 import io.fluxgate.security.Caller;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;

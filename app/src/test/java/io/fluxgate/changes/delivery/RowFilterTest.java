@@ -1,10 +1,11 @@
 package io.fluxgate.changes.delivery;
 
-import io.fluxgate.changes.Channels;
-
 import java.time.Duration;
 import java.util.Set;
 
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.Route;
+import io.fluxgate.changes.hub.Values;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
@@ -69,9 +70,9 @@ class RowFilterTest {
     @Test
     void aTopLevelEqualityIsOfferedForIndexingAndNothingNestedIs() {
         assertThat(filter("{\"amount\":{\"gt\":1},\"toUserId\":{\"eq\":9}}").equality())
-                .isEqualTo(new RowFilter.Equality("toUserId", Set.of(RowFilter.key(JSON.readTree("9")))));
+                .isEqualTo(new Route.Equality("toUserId", Set.of(Values.key(JSON.readTree("9")))));
         assertThat(filter("{\"toUserId\":{\"in\":[1,2.0]}}").equality().keys())
-                .containsExactlyInAnyOrder(RowFilter.key(JSON.readTree("1")), RowFilter.key(JSON.readTree("2")));
+                .containsExactlyInAnyOrder(Values.key(JSON.readTree("1")), Values.key(JSON.readTree("2")));
         assertThat(filter("{\"or\":[{\"toUserId\":{\"eq\":9}}]}").equality()).isNull();
         assertThat(filter("{\"amount\":{\"gt\":1}}").equality()).isNull();
     }

@@ -1,0 +1,404 @@
+package io.fluxgate.changes.delivery;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.fluxgate.changes.ChangeStreamMetrics;
+import io.fluxgate.changes.hub.ChangeEvent;
+import io.fluxgate.changes.hub.ChangeFrames;
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.LiveChangeSource;
+import io.fluxgate.changes.hub.Position;
+import io.fluxgate.security.Caller;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+/**
+ * One client's change-stream protocol, whatever carries it (WebSocket or SSE): subscriptions,
+ * resumes, snapshots and token refresh, in one serial step.
+ *
+ * <p>Everything it reacts to is one {@link SessionInput}, handled one at a time. Which frame an event
+ * becomes, and whether it was sent already, is its {@link SessionState}'s to say (the delivery rule
+ * and the ledger); this class reads the log and snapshots for it and turns deliveries into frames.
+ * Where live events come from, and how a slow client catches up, is its {@link ChangeFeed}'s business.
+ */
+public final class ChangeSession {
+
+    private static final Logger log = LoggerFactory.getLogger(ChangeSession.class);
+
+    private static final Duration VERIFY_TIMEOUT = Duration.ofSeconds(5);
+    private static final int MAX_TOKEN_LENGTH = 8192;
+    static final Outbound.Close TOKEN_EXPIRED = new Outbound.Close(4001, "token expired");
+    static final Outbound.Close ACCESS_REVOKED = new Outbound.Close(4003, "access revoked");
+    static final Outbound.Close RESUME_FAILED = new Outbound.Close(1011, "resume failed; reconnect");
+
+    /** What the factory hands every session. */
+    record Context(ChangeFeed feed, SnapshotReader snapshots, ChangeFrames frames, ChangeStreamMetrics metrics,
+            List<LiveChangeSource> liveSources, Authority authority, int maxSubscriptions) {
+    }
+
+    private static final AtomicLong IDS = new AtomicLong();
+
+    private final long id = IDS.incrementAndGet();
+    private final String transport;
+    private final Instant connectedAt = Instant.now();
+    private final Context context;
+    private final ChangeFrames frames;
+    private final Executor executor;
+    private final Interest interest;
+    /** The token it opened with, until it runs; then its state holds the current one. */
+    private final Caller opened;
+    /** Its subscriptions and ledger; set when it runs. Read by the inspector from other threads. */
+    private volatile SessionState state;
+    /** Its resumes and snapshots; set when it runs. */
+    private SessionReads reads;
+    /** A resume or snapshot is being read for this session (its feed's catch-ups are the feed's to tell). */
+    private volatile boolean readingLog;
+    /** Why the session must end (expiry, revocation, shutdown): set from outside the serial step. */
+    private final Sinks.One<Outbound.Close> ending = Sinks.one();
+    /** Live-only channels subscribed to; read by their sources' threads. */
+    private volatile Set<String> liveChannels = Set.of();
+    /** Commit to handling, in ms, of the last event this session handled (live or replayed); for the inspector. */
+    private volatile long lastLagMs;
+    /** Inputs taken in and not yet handled: while any are, live events wait their turn behind them. */
+    private final AtomicInteger inputs = new AtomicInteger();
+    /** Where live events may go at once when nothing waits; null: always through the serial step. */
+    private DirectWriter direct;
+    private volatile boolean ended;
+
+    /**
+     * @param executor where this session's events are handed over: its socket's event loop, or null
+     *        to take them on whatever thread delivers them
+     */
+    ChangeSession(Caller caller, String transport, Context context, Executor executor) {
+        this.opened = caller;
+        this.transport = transport;
+        this.context = context;
+        this.frames = context.frames();
+        this.executor = executor;
+        this.interest = new Interest(Interest.logFilterFor(caller));
+    }
+
+    /**
+     * Live events go straight to {@code writer} while the serial step has nothing to do (see
+     * {@link #deliverNow}). Set before the session runs; the writer must run on the session's executor.
+     */
+    void writeDirectlyTo(DirectWriter writer) {
+        this.direct = writer;
+    }
+
+    /** Frames for the client until it goes away or the session is ended; {@code inbound} are its messages. */
+    Flux<Outbound> run(Flux<ClientMessage> inbound) {
+        return Flux.defer(() -> {
+            Position start = context.feed().head();
+            state = new SessionState(opened, start);
+            reads = new SessionReads(context, state, this::drop, this::handled);
+            interest.set(Interest.routeFor(caller(), List.of()));
+            if (direct != null) {
+                interest.express(this::deliverNow);
+            }
+            Flux<SessionInput> messages = counted(inbound.cast(SessionInput.class))
+                    .concatWithValues(new ClientMessage.Closed());
+            Flux<SessionInput> changes = counted(context.feed().from(start, interest, executor)
+                    .map(SessionInput.Change::new));
+            // An end (revocation, expiry, shutdown) does not queue behind the client's requests: it
+            // cuts the serial step short, whatever it is doing (a snapshot, a replay), and closes.
+            AtomicReference<Outbound.Close> closing = new AtomicReference<>();
+            Mono<Outbound.Close> ends = ending.asMono().doOnNext(closing::set);
+            return Flux.merge(messages, changes, counted(liveChanges()))
+                    .takeWhile(input -> !(input instanceof ClientMessage.Closed))
+                    .concatMap(input -> handleGuarded(input).doFinally(signal -> inputs.decrementAndGet()))
+                    .takeUntil(Outbound.Close.class::isInstance)
+                    .takeUntilOther(ends)
+                    .concatWith(Mono.fromSupplier(closing::get))
+                    .doFinally(signal -> ended = true);
+        });
+    }
+
+    /** Counts each input as it is taken in, before it can wait anywhere on its way to the serial step. */
+    private <T> Flux<T> counted(Flux<T> in) {
+        return in.doOnNext(input -> inputs.incrementAndGet());
+    }
+
+    /**
+     * A live event taken at once, on the session's event loop, when the serial step has nothing
+     * waiting or running and the socket has room: the same state and rule, without the hand-offs.
+     * Otherwise false, and the feed buffers it for the serial step.
+     */
+    private boolean deliverNow(ChangeEvent event) {
+        DirectWriter writer = direct;
+        if (ended || inputs.get() != 0 || !writer.ready()) {
+            return false;
+        }
+        handled(event);
+        Delivery delivery = state.live(event);
+        if (delivery != null) {
+            writer.write(frame(delivery));
+        }
+        return true;
+    }
+
+    public Caller caller() {
+        SessionState current = state;
+        return current == null ? opened : current.caller();
+    }
+
+    public String id() {
+        return Long.toString(id);
+    }
+
+    public long number() {
+        return id;
+    }
+
+    public Instant connectedAt() {
+        return connectedAt;
+    }
+
+    /** Its subscriptions and ledger; null until it runs. Read from other threads (the inspector). */
+    public SessionState state() {
+        return state;
+    }
+
+    /** "websocket" or "sse". */
+    public String transport() {
+        return transport;
+    }
+
+    /** Live events waiting in its feed's buffer now. */
+    public int bufferedEvents() {
+        return interest.buffered();
+    }
+
+    /** Whether it is reading the log or catching up (off the live path). */
+    public boolean replaying() {
+        return readingLog || interest.catchingUp();
+    }
+
+    /** Commit to handling, in ms, of the last event it handled; read racily (a monitoring view). */
+    public long lagMs() {
+        return Math.max(0, lastLagMs);
+    }
+
+    /** Notes how long after its commit the session handled {@code event} (the inspector shows it). */
+    private void handled(ChangeEvent event) {
+        if (event.committedAt() != null) {
+            lastLagMs = System.currentTimeMillis() - event.committedAt().toEpochMilli();
+        }
+    }
+
+    /** Ends the session with {@code close} at once, whatever its serial step is doing. */
+    void end(Outbound.Close close) {
+        ended = true;
+        ending.tryEmitValue(close);
+    }
+
+    /** Ends the session, unless its token was replaced since {@code judged} was checked. */
+    void endIf(Caller judged, Outbound.Close close) {
+        if (caller() == judged) {
+            end(close);
+        }
+    }
+
+    /**
+     * A client's message that fails in a way nobody foresaw answers an error frame and the session
+     * lives on: no input of a client ends its own session with a protocol error (or anyone else's).
+     */
+    private Flux<Outbound> handleGuarded(SessionInput input) {
+        try {
+            return handle(input);
+        } catch (RuntimeException unforeseen) {
+            if (!(input instanceof ClientMessage)) {
+                throw unforeseen;
+            }
+            log.warn("Change session {}: a {} message could not be handled", id, input.getClass().getSimpleName(),
+                    unforeseen);
+            return error("Invalid message format", null, null);
+        }
+    }
+
+    private Flux<Outbound> handle(SessionInput input) {
+        if (input instanceof SessionInput.Change change) {
+            handled(change.event());
+            return framed(state.live(change.event()));
+        }
+        if (input instanceof ClientMessage.Subscribe subscribe) {
+            return subscribe(subscribe);
+        }
+        if (input instanceof ClientMessage.Unsubscribe unsubscribe) {
+            return unsubscribe(unsubscribe);
+        }
+        if (input instanceof ClientMessage.Ping) {
+            return Flux.just(frames.pong());
+        }
+        if (input instanceof ClientMessage.Resume resume) {
+            return whileReadingLog(reads.resumeAll(resume.cursor(), liveChannels));
+        }
+        if (input instanceof ClientMessage.Auth auth) {
+            return auth(auth.token());
+        }
+        if (input instanceof ClientMessage.Invalid invalid) {
+            return Flux.just(frames.error(invalid.error(), null, null));
+        }
+        if (input instanceof SessionInput.LiveDropped dropped) {
+            return liveChannels.contains(dropped.channel()) ? resync(dropped.channel()) : Flux.empty();
+        }
+        return Flux.empty();
+    }
+
+    /** A delivery as its frame; nothing for none. A scalar result: concatMap takes it without an inner subscription. */
+    private Flux<Outbound> framed(Delivery delivery) {
+        return delivery == null ? Flux.empty() : Flux.just(frame(delivery));
+    }
+
+    /** The delivery's frame: the event's shared one when it asks for nothing narrower. */
+    private Outbound.Frame frame(Delivery delivery) {
+        return frames.change(delivery.event(), delivery.columns(), delivery.ids());
+    }
+
+    /** Events of live-only channels this client subscribed to; a slow client loses some and is told so. */
+    private Flux<SessionInput> liveChanges() {
+        return Flux.fromIterable(context.liveSources()).flatMap(source -> {
+            AtomicBoolean dropped = new AtomicBoolean();
+            return source.events()
+                    .filter(event -> liveChannels.contains(source.channel()))
+                    .onBackpressureDrop(event -> {
+                        dropped.set(true);
+                        context.metrics().overflows.increment();
+                    })
+                    .flatMapIterable(event -> dropped.getAndSet(false)
+                            ? List.of(new SessionInput.LiveDropped(source.channel()), new SessionInput.Change(event))
+                            : List.of(new SessionInput.Change(event)));
+        });
+    }
+
+    // ---- subscriptions
+
+    private Flux<Outbound> subscribe(ClientMessage.Subscribe request) {
+        SubscribeCheck.Result checked = SubscribeCheck.check(request, state, context.maxSubscriptions());
+        if (checked instanceof SubscribeCheck.Refused refused) {
+            return error(refused.error(), request.channel(), refused.detail());
+        }
+        Subscription subscription = ((SubscribeCheck.Accepted) checked).subscription();
+        Position cursor = ((SubscribeCheck.Accepted) checked).cursor();
+        String channel = subscription.channel();
+        boolean logged = Channels.DATABASE.contains(channel);
+        // The route takes the subscription in before the live position is read: every event after
+        // that position reaches the session. The subscription's stream starts exactly there.
+        List<Subscription> next = new ArrayList<>(state.subscriptions());
+        next.removeIf(other -> other.id().equals(subscription.id()));
+        next.add(subscription);
+        interest.set(Interest.routeFor(caller(), next));
+        Position live = logged ? context.feed().head() : null;
+        // A cursor from a replica further ahead: what lies between is the client's already.
+        Position start = !logged ? null : cursor == null ? live : Position.max(live, cursor);
+        state.add(subscription, start);
+        liveChannelsChanged();
+        Flux<Outbound> ack = Flux.just(frames.subscribed(channel, request.id(), live));
+        if (cursor != null && !logged) {
+            return ack.concatWith(resync(channel));
+        }
+        if (request.snapshot()) {
+            return ack.concatWith(whileReadingLog(reads.snapshot(subscription)));
+        }
+        return cursor == null ? ack : ack.concatWith(whileReadingLog(reads.resume(subscription, cursor, start)));
+    }
+
+    /** Marks the session as replaying while {@code reading} runs (the inspector shows it). */
+    private Flux<Outbound> whileReadingLog(Flux<Outbound> reading) {
+        return reading.doFirst(() -> readingLog = true).doFinally(signal -> readingLog = false);
+    }
+
+    private void drop(Subscription subscription) {
+        if (state.remove(subscription)) {
+            subscriptionsChanged();
+        }
+    }
+
+    private Flux<Outbound> unsubscribe(ClientMessage.Unsubscribe request) {
+        String channel = request.channel();
+        List<String> removed;
+        if (request.id() != null) {
+            Subscription subscription = state.subscription(request.id());
+            if (subscription == null || (channel != null && !channel.equals(subscription.channel()))) {
+                return error("Unknown subscription", channel, null);
+            }
+            channel = subscription.channel();
+            state.remove(subscription);
+            removed = List.of(request.id());
+        } else {
+            if (!Channels.ALL.contains(channel)) {
+                return error("Unknown channel", channel, null);
+            }
+            removed = state.removeChannel(channel);
+        }
+        subscriptionsChanged();
+        return Flux.just(frames.unsubscribed(channel, removed));
+    }
+
+    /** Tells the feed and the live-only sources what the session now wants. */
+    private void subscriptionsChanged() {
+        liveChannelsChanged();
+        interest.set(Interest.routeFor(caller(), state.subscriptions()));
+    }
+
+    private void liveChannelsChanged() {
+        Set<String> live = new HashSet<>();
+        for (Subscription subscription : state.subscriptions()) {
+            if (!Channels.DATABASE.contains(subscription.channel())) {
+                live.add(subscription.channel());
+            }
+        }
+        liveChannels = Set.copyOf(live);
+    }
+
+    // ---- authority
+
+    /**
+     * Replaces the session's token with a fresh one of the same user. While it is checked the session
+     * waits; a bad token changes nothing.
+     */
+    private Flux<Outbound> auth(String token) {
+        if (token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
+            return error("Invalid token", null, null);
+        }
+        return context.authority().verify(token)
+                .timeout(VERIFY_TIMEOUT)
+                .map(next -> {
+                    if (next.id() != state.caller().id()) {
+                        return frames.error("Invalid token", null, "The token is for another user");
+                    }
+                    state.caller(next);
+                    interest.setLogFilter(Interest.logFilterFor(next));
+                    subscriptionsChanged();
+                    return frames.authOk(next.expiresAt());
+                })
+                .onErrorResume(invalid -> Mono.just(frames.error("Invalid token", null, null)))
+                .cast(Outbound.class)
+                .flux();
+    }
+
+    // ---- frames
+
+    private Flux<Outbound> resync(String channel) {
+        return reads.resync(channel);
+    }
+
+    private Flux<Outbound> error(String error, String channel, String detail) {
+        return Flux.just(frames.error(error, channel, detail));
+    }
+}
