@@ -20,4 +20,4 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do curl -sf "http://localhost:$PORT/emit?rate=0" >/dev/null && break; sleep 0.5; done
 
-java ${BENCH_JAVA_OPTS:--Xmx1g} -cp "$CP" io.fluxgate.bench.ChangeStreamBench --raw-url="http://localhost:$PORT" "$@"
+java ${BENCH_JAVA_OPTS:--Xmx1g} -cp "$CP" io.fluxgate.bench.ChangeStreamBench --raw-url="http://localhost:$PORT" --server-pid=$SERVER "$@"

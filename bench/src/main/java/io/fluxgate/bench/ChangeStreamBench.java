@@ -84,8 +84,9 @@ public final class ChangeStreamBench {
         }
         String wsUrl = (raw == null ? base : raw).replaceFirst("^http", "ws") + "/ws/changes";
 
-        System.out.printf("%-12s %-8s %-12s %-14s %-14s %-9s %-9s %-9s %-9s %-8s%n", "subscribers", "rate/s",
-                "committed/s", "expected f/s", "delivered f/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "missed");
+        System.out.printf("%-12s %-8s %-12s %-14s %-14s %-9s %-9s %-9s %-9s %-8s %-8s%n", "subscribers", "rate/s",
+                "committed/s", "expected f/s", "delivered f/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "missed",
+                "cpu µs/f");
         for (int subscribers : subscriberCounts) {
             long heapBefore = raw == null ? heapAfterGc(base, options) : -1;
             Subscribers clients = Subscribers.open(ws, wsUrl, subscribers,
@@ -97,12 +98,13 @@ public final class ChangeStreamBench {
             }
             for (int rate : rates) {
                 Result result = raw == null
-                        ? run(clients, jdbc, dbUser, dbPassword, author.id(), rate, writers, warmup, seconds)
-                        : runRaw(clients, raw, rate, warmup, seconds);
-                System.out.printf("%-12d %-8d %-12.0f %-14.0f %-14.0f %-9.1f %-9.1f %-9.1f %-9.1f %-8d%n", subscribers,
-                        rate, result.committedPerSecond(), result.committedPerSecond() * subscribers,
+                        ? run(clients, jdbc, dbUser, dbPassword, author.id(), rate, writers, warmup, seconds,
+                                options.get("server-pid"))
+                        : runRaw(clients, raw, rate, warmup, seconds, options.get("server-pid"));
+                System.out.printf("%-12d %-8d %-12.0f %-14.0f %-14.0f %-9.1f %-9.1f %-9.1f %-9.1f %-8d %-8.2f%n",
+                        subscribers, rate, result.committedPerSecond(), result.committedPerSecond() * subscribers,
                         result.deliveredPerSecond(), result.ms(50), result.ms(95), result.ms(99),
-                        result.histogram().getMaxValue() / 1000.0, result.missed());
+                        result.histogram().getMaxValue() / 1000.0, result.missed(), result.cpuMicrosPerFrame());
             }
             clients.close();
             Thread.sleep(2000);
@@ -110,14 +112,16 @@ public final class ChangeStreamBench {
         loops.disposeLater().block();
     }
 
-    record Result(Histogram histogram, double committedPerSecond, double deliveredPerSecond, long missed) {
+    /** @param cpuMicrosPerFrame the server's CPU time (user and system) per frame delivered in the window; -1 unknown */
+    record Result(Histogram histogram, double committedPerSecond, double deliveredPerSecond, long missed,
+            double cpuMicrosPerFrame) {
         double ms(double percentile) {
             return histogram.getValueAtPercentile(percentile) / 1000.0;
         }
     }
 
     private static Result run(Subscribers clients, String jdbc, String user, String password, long authorId, int rate,
-            int writers, int warmup, int seconds) throws Exception {
+            int writers, int warmup, int seconds, String pid) throws Exception {
         AtomicBoolean writing = new AtomicBoolean(true);
         AtomicLong committed = new AtomicLong();
         AtomicBoolean measuring = new AtomicBoolean(false);
@@ -132,7 +136,9 @@ public final class ChangeStreamBench {
         Thread.sleep(TimeUnit.SECONDS.toMillis(warmup));
         clients.reset();
         measuring.set(true);
+        long cpuBefore = serverCpuMicros(pid);
         Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+        long cpuUsed = serverCpuMicros(pid) - cpuBefore;
         measuring.set(false);
         writing.set(false);
         for (Thread thread : threads) {
@@ -144,23 +150,26 @@ public final class ChangeStreamBench {
         long expected = committed.get() * clients.count();
         long delivered = histogram.getTotalCount();
         return new Result(histogram, (double) committed.get() / seconds, (double) delivered / seconds,
-                Math.max(0, expected - delivered));
+                Math.max(0, expected - delivered), perFrame(cpuUsed, pid, delivered));
     }
 
     /** The same window against RawBroadcaster: it emits the changes itself and counts the measured ones. */
-    private static Result runRaw(Subscribers clients, String raw, int rate, int warmup, int seconds) throws Exception {
+    private static Result runRaw(Subscribers clients, String raw, int rate, int warmup, int seconds, String pid)
+            throws Exception {
         get(raw + "/emit?rate=" + rate);
         Thread.sleep(TimeUnit.SECONDS.toMillis(warmup));
         clients.reset();
         get(raw + "/emit?measure=true");
+        long cpuBefore = serverCpuMicros(pid);
         Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+        long cpuUsed = serverCpuMicros(pid) - cpuBefore;
         long sent = Long.parseLong(get(raw + "/emit?rate=0").strip());
         Thread.sleep(2000);
         Histogram histogram = clients.latencies();
         long expected = sent * clients.count();
         long delivered = histogram.getTotalCount();
         return new Result(histogram, (double) sent / seconds, (double) delivered / seconds,
-                Math.max(0, expected - delivered));
+                Math.max(0, expected - delivered), perFrame(cpuUsed, pid, delivered));
     }
 
     private static void write(String jdbc, String user, String password, long authorId, long intervalNanos,
@@ -275,6 +284,32 @@ public final class ChangeStreamBench {
         void close() {
             connections.forEach(Disposable::dispose);
         }
+    }
+
+    /**
+     * The server's CPU time so far (user and system, all threads), from /proc; -1 without its pid. A
+     * cost per frame that a busy or noisy machine moves far less than it moves latency.
+     */
+    private static long serverCpuMicros(String pid) {
+        if (pid == null) {
+            return -1;
+        }
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", pid, "stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command's ")".
+            long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+            return ticks * 1_000_000L / CLOCK_TICKS;
+        } catch (java.io.IOException | RuntimeException unreadable) {
+            return -1;
+        }
+    }
+
+    /** Clock ticks per second of /proc's times (USER_HZ; 100 on Linux everywhere this runs). */
+    private static final long CLOCK_TICKS = 100;
+
+    private static double perFrame(long cpuMicros, String pid, long frames) {
+        return pid == null || cpuMicros < 0 || frames == 0 ? -1 : (double) cpuMicros / frames;
     }
 
     /** Server heap after a full GC, from the Prometheus endpoint; needs the server's pid for jcmd. */
