@@ -26,6 +26,8 @@ public class ChangeStreamMetrics {
     public final Counter resyncs;
     public final Counter overflows;
     public final Counter listenerReconnects;
+    /** Live frames a session wrote at once, with nothing waiting before them (see ChangeSession.deliverNow). */
+    public final Counter framesDirect;
     private final Timer lag;
 
     public ChangeStreamMetrics(MeterRegistry registry) {
@@ -43,6 +45,9 @@ public class ChangeStreamMetrics {
                 .description("Sessions that outgrew their buffer and fell back to the change log").register(registry);
         listenerReconnects = Counter.builder("fluxgate.changes.listener.reconnects")
                 .description("Times the LISTEN connection was re-established").register(registry);
+        framesDirect = Counter.builder("fluxgate.changes.frames.direct")
+                .description("database_change frames written at once from the hub's task, without the session's serial step")
+                .register(registry);
         lag = Timer.builder("fluxgate.changes.lag")
                 .description("Commit to frame handed to the socket")
                 .publishPercentiles(0.5, 0.95, 0.99)

@@ -44,6 +44,10 @@ class WarmupTest extends IntegrationTest {
                     .filter(timer -> "200".equals(timer.getId().getTag("status")))
                     .mapToLong(Timer::count).sum();
             assertThat(reads).as("user reads served during the warm-up").isGreaterThan(10);
+            // The fan-out warm-up ran on a private hub: the service's hub published nothing, wrote nothing.
+            MeterRegistry meters = other.getBean(MeterRegistry.class);
+            assertThat(meters.get("fluxgate.changes.events.in").counter().count()).isZero();
+            assertThat(meters.get("fluxgate.changes.frames.out").counter().count()).isZero();
 
             RecentActivity activity = other.getBean(RecentActivity.class);
             assertThat(activity.noted(Long.toString(warmupUser))).as("the warm-up is not the user's activity").isFalse();

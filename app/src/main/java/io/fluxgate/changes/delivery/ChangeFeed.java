@@ -61,7 +61,7 @@ public class ChangeFeed {
     /** Log reads finish on other threads; their results are handed back to the session's executor. */
     private final Map<Executor, Scheduler> schedulers = new ConcurrentHashMap<>();
 
-    ChangeFeed(ChangeHub hub, ChangeLog log, ChangeStreamMetrics metrics, ChangeStreamProperties properties) {
+    public ChangeFeed(ChangeHub hub, ChangeLog log, ChangeStreamMetrics metrics, ChangeStreamProperties properties) {
         this.hub = hub;
         this.log = log;
         this.metrics = metrics;

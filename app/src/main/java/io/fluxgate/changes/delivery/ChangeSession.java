@@ -47,7 +47,7 @@ public final class ChangeSession {
     static final Outbound.Close RESUME_FAILED = new Outbound.Close(1011, "resume failed; reconnect");
 
     /** What the factory hands every session. */
-    record Context(ChangeFeed feed, SnapshotReader snapshots, ChangeFrames frames, ChangeStreamMetrics metrics,
+    public record Context(ChangeFeed feed, SnapshotReader snapshots, ChangeFrames frames, ChangeStreamMetrics metrics,
             List<LiveChangeSource> liveSources, Authority authority, int maxSubscriptions) {
     }
 
@@ -84,7 +84,7 @@ public final class ChangeSession {
      * @param executor where this session's events are handed over: its socket's event loop, or null
      *        to take them on whatever thread delivers them
      */
-    ChangeSession(Caller caller, String transport, Context context, Executor executor) {
+    public ChangeSession(Caller caller, String transport, Context context, Executor executor) {
         this.opened = caller;
         this.transport = transport;
         this.context = context;
@@ -97,12 +97,12 @@ public final class ChangeSession {
      * Live events go straight to {@code writer} while the serial step has nothing to do (see
      * {@link #deliverNow}). Set before the session runs; the writer must run on the session's executor.
      */
-    void writeDirectlyTo(DirectWriter writer) {
+    public void writeDirectlyTo(DirectWriter writer) {
         this.direct = writer;
     }
 
     /** Frames for the client until it goes away or the session is ended; {@code inbound} are its messages. */
-    Flux<Outbound> run(Flux<ClientMessage> inbound) {
+    public Flux<Outbound> run(Flux<ClientMessage> inbound) {
         return Flux.defer(() -> {
             Position start = context.feed().head();
             state = new SessionState(opened, start);
@@ -148,6 +148,7 @@ public final class ChangeSession {
         Delivery delivery = state.live(event);
         if (delivery != null) {
             writer.write(frame(delivery));
+            context.metrics().framesDirect.increment();
         }
         return true;
     }

@@ -38,7 +38,7 @@ public class ChangeSnapshots implements SnapshotReader {
     public static final int PAGE = 500;
 
     /** What a snapshot yields: pages of rows, then the position they reflect; or why it was refused. */
-    sealed interface Piece {
+    public sealed interface Piece {
     }
 
     record Rows(String table, List<ObjectNode> rows) implements Piece {
