@@ -197,6 +197,9 @@ public final class ChangeStreamBench {
         }
     }
 
+    /** Upgrades the harness keeps under way at once while it opens its subscribers. */
+    private static final int OPENING_AT_ONCE = 200;
+
     /** The subscribers, reading every frame on two event-loop threads. */
     static final class Subscribers {
 
@@ -213,19 +216,35 @@ public final class ChangeStreamBench {
                 java.util.function.IntFunction<String> subscribe) throws InterruptedException {
             Subscribers subscribers = new Subscribers(count);
             CountDownLatch acked = new CountDownLatch(count);
+            // At most this many upgrades under way at once: a burst of thousands outruns a small
+            // server's accept queue and its request-header clock, and the harness would measure that.
+            java.util.concurrent.Semaphore opening = new java.util.concurrent.Semaphore(OPENING_AT_ONCE);
             for (int i = 0; i < count; i++) {
                 String message = subscribe.apply(i);
+                if (!opening.tryAcquire(60, TimeUnit.SECONDS)) {
+                    break;
+                }
+                java.util.concurrent.atomic.AtomicBoolean opened = new java.util.concurrent.atomic.AtomicBoolean();
+                Runnable done = () -> {
+                    if (opened.compareAndSet(false, true)) {
+                        opening.release();
+                    }
+                };
                 subscribers.connections.add(client
                         .websocket(WebsocketClientSpec.builder().maxFramePayloadLength(1 << 20).build())
                         .uri(url)
                         .handle((in, out) -> out.sendString(Mono.just(message))
                                 .then()
                                 .thenMany(in.receiveFrames()
-                                        .doOnNext(frame -> subscribers.onFrame(frame, acked))))
-                        .subscribe(null, error -> System.err.println("subscriber failed: " + error)));
-                if (i % 200 == 199) {
-                    Thread.sleep(50); // do not flood the accept queue
-                }
+                                        .doOnNext(frame -> {
+                                            if (subscribers.onFrame(frame, acked)) {
+                                                done.run();
+                                            }
+                                        })))
+                        .subscribe(null, error -> {
+                            done.run();
+                            System.err.println("subscriber failed: " + error);
+                        }));
             }
             if (!acked.await(120, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("only " + (count - acked.getCount()) + " of " + count + " subscribed");
@@ -233,9 +252,10 @@ public final class ChangeStreamBench {
             return subscribers;
         }
 
-        private void onFrame(io.netty.handler.codec.http.websocketx.WebSocketFrame frame, CountDownLatch acked) {
+        /** Takes one frame; true when it was the subscription's acknowledgement. */
+        private boolean onFrame(io.netty.handler.codec.http.websocketx.WebSocketFrame frame, CountDownLatch acked) {
             if (!(frame instanceof TextWebSocketFrame text)) {
-                return;
+                return false;
             }
             ByteBuf content = text.content();
             int length = content.readableBytes();
@@ -248,8 +268,9 @@ public final class ChangeStreamBench {
                 if (content.toString(content.readerIndex(), Math.min(length, 32), StandardCharsets.US_ASCII)
                         .contains("\"subscribed\"")) {
                     acked.countDown();
+                    return true;
                 }
-                return;
+                return false;
             }
             String timestamp = end.substring(at + 15, end.lastIndexOf('"'));
             Instant committed = Instant.parse(timestamp);
@@ -257,6 +278,7 @@ public final class ChangeStreamBench {
             if (isMeasured(content)) {
                 recorder.recordValue(Math.max(0, micros));
             }
+            return false;
         }
 
         /**

@@ -139,10 +139,9 @@ public class ChangeFeed {
             Queue<ChangeEvent> queue = Queues.<ChangeEvent>unbounded(16).get();
             Sinks.Many<ChangeEvent> buffer = Sinks.many().unicast().onBackpressureBuffer(queue);
             ChangeHub.Subscription[] live = new ChangeHub.Subscription[1];
-            boolean behind = from.compareTo(hub.head()) < 0;
             // Caught up, with nothing buffered: the session may take a live event at once, on this
             // loop, without the buffer and its serial step (it says whether it could).
-            AtomicBoolean joined = new AtomicBoolean(!behind);
+            AtomicBoolean joined = new AtomicBoolean();
             live[0] = hub.subscribe(deliverOn, interest.route(), event -> {
                 if (joined.get() && pending.get() == 0 && interest.deliverNow(event)) {
                     if (event.isLogged()) {
@@ -160,6 +159,9 @@ public class ChangeFeed {
                 }
             });
             interest.attach(live[0]);
+            // Read after joining the hub: what it published before the join is caught up on below,
+            // what it publishes after reaches the buffer (or, once joined, the session at once).
+            boolean behind = from.compareTo(hub.head()) < 0;
             Flux<ChangeEvent> catchUp = !behind ? Flux.empty()
                     : catchUp(from, interest.logFilter())
                             .filter(interest::mayWant)
@@ -173,6 +175,9 @@ public class ChangeFeed {
                             })
                             .publishOn(scheduler)
                             .doOnComplete(() -> joined.set(true));
+            if (!behind) {
+                joined.set(true);
+            }
             return Flux.concat(catchUp, buffer.asFlux().doOnNext(event -> {
                         pending.decrementAndGet();
                         held.release(event.weight());
@@ -183,7 +188,12 @@ public class ChangeFeed {
                         interest.detach(live[0]);
                         held.close();
                     });
-        }).retryWhen(Retry.from(failures -> failures.concatMap(failure -> {
+        })
+                // Joined, buffered and drained on the loop alone, whatever thread subscribes or asks
+                // for more: the session's direct path runs there too, and must never overtake an
+                // event that left the buffer but has not reached the session yet.
+                .subscribeOn(scheduler)
+                .retryWhen(Retry.from(failures -> failures.concatMap(failure -> {
             if (failure.failure() instanceof Overflow) {
                 return Mono.just(failure);
             }

@@ -261,7 +261,7 @@ public final class ChangeSession {
         return Flux.empty();
     }
 
-    /** A delivery as its frame; nothing for none. A scalar result: concatMap takes it without an inner subscription. */
+    /** A delivery as its frame; nothing for none. */
     private Flux<Outbound> framed(Delivery delivery) {
         return delivery == null ? Flux.empty() : Flux.just(frame(delivery));
     }

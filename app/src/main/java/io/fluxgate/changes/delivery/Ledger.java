@@ -87,15 +87,18 @@ public final class Ledger {
     }
 
     private final Position start;
-    private final Map<String, Range> subscriptions = new HashMap<>();
-    private final Map<String, Range> related = new HashMap<>();
+    private final Map<String, Range> subscriptions = new HashMap<>(4);
+    /** The related streams of the logged channels: fields rather than a map, since every idle session holds them. */
+    private final Range relatedUsers;
+    private final Range relatedPosts;
+    private final Range relatedAccounts;
 
     /** @param start where the session's live stream starts: the related streams start there */
     public Ledger(Position start) {
         this.start = start;
-        for (String channel : Channels.DATABASE) {
-            related.put(channel, new Range(start));
-        }
+        this.relatedUsers = new Range(start);
+        this.relatedPosts = new Range(start);
+        this.relatedAccounts = new Range(start);
     }
 
     public Position start() {
@@ -120,6 +123,11 @@ public final class Ledger {
 
     /** The stream of events related to the session's user on {@code channel}; null off the change log. */
     public Range related(String channel) {
-        return related.get(channel);
+        return switch (channel) {
+            case Channels.USERS -> relatedUsers;
+            case Channels.POSTS -> relatedPosts;
+            case Channels.ACCOUNTS -> relatedAccounts;
+            default -> null;
+        };
     }
 }

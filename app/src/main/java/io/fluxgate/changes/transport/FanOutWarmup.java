@@ -41,8 +41,9 @@ import org.springframework.stereotype.Component;
  * never reaches this code). It drives the real classes (a hub with its per-loop shards, feeds,
  * sessions with the delivery rule and ledger, socket writers and the loop batch) through a private
  * hub to private sessions writing into in-memory channels: nothing is published to the service's hub,
- * no client can receive a warm-up change, and the service's metrics do not count it. It runs with
- * the REST warm-up ({@code fluxgate.warmup.max-duration}; 0 turns both off).
+ * no client can receive a warm-up change, and the service's metrics do not count it. It runs before
+ * the REST warm-up, for at most {@link #MAX_DURATION} (or {@code fluxgate.warmup.max-duration} when
+ * shorter; 0 turns both off).
  */
 @Component
 @Order(Ordered.LOWEST_PRECEDENCE - 1)
@@ -52,6 +53,8 @@ class FanOutWarmup implements ApplicationRunner {
 
     static final int SESSIONS = 128;
     static final int CHANGES = 10_000;
+    /** The most it takes (on a 2-core machine about 6 s), beside the REST warm-up's own budget. */
+    static final Duration MAX_DURATION = Duration.ofSeconds(15);
     /** The private sessions' user: no user has it. */
     private static final long USER = -1;
     /** The two authors of the warm-up's posts: one of them is what the filtered sessions ask for. */
@@ -104,10 +107,10 @@ class FanOutWarmup implements ApplicationRunner {
         }
         long started = System.nanoTime();
         try {
-            Result result = exercise(SESSIONS, CHANGES, started + budget.toNanos());
+            Result result = exercise(SESSIONS, CHANGES, started + Math.min(budget.toNanos(), MAX_DURATION.toNanos()));
             log.info("Fan-out warm-up: {} changes to {} private sessions, {} frames, in {} ms", result.changes(),
                     SESSIONS, result.frames(), (System.nanoTime() - started) / 1_000_000);
-        } catch (RuntimeException failure) {
+        } catch (Exception failure) {
             // A warm-up that fails costs speed, never availability.
             log.warn("Fan-out warm-up stopped early: {}", failure.toString());
         }
@@ -142,7 +145,8 @@ class FanOutWarmup implements ApplicationRunner {
                 session.writeDirectlyTo(writer);
                 Sinks.Many<ClientMessage> inbound = Sinks.many().unicast().onBackpressureBuffer();
                 inbound.tryEmitNext(subscription(i));
-                running.add(writer.write(session.run(inbound.asFlux())).subscribe());
+                running.add(writer.write(session.run(inbound.asFlux()))
+                        .subscribe(null, failure -> log.debug("Fan-out warm-up session ended: {}", failure.toString())));
                 channels.add(channel);
                 written += drain(channel);
             }
@@ -159,10 +163,16 @@ class FanOutWarmup implements ApplicationRunner {
             }
         } finally {
             running.forEach(Disposable::dispose);
-            channels.forEach(channel -> {
-                channel.close();
-                drain(channel);
-            });
+            // Each channel is closed and emptied even if another one's close fails.
+            for (EmbeddedChannel channel : channels) {
+                try {
+                    channel.close();
+                    drain(channel);
+                } catch (Exception failure) {
+                    log.debug("Fan-out warm-up channel did not close cleanly: {}", failure.toString());
+                    channel.releaseOutbound();
+                }
+            }
         }
         return new Result(published, written);
     }
