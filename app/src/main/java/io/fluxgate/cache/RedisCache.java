@@ -56,6 +56,32 @@ public class RedisCache {
             return #keys
             """, Long.class);
 
+    /**
+     * SET with TTL unless the key's eviction mark (KEYS[2]) is there: a cache-aside load that read the
+     * database before a writer evicted the key must not store what it read after the eviction.
+     */
+    private static final RedisScript<Long> SET_UNLESS_EVICTED = RedisScript.of("""
+            if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+            return 1
+            """, Long.class);
+
+    /** Deletes KEYS[1], KEYS[3], ... and sets each one's eviction mark (the key after it) for ARGV[1] ms. */
+    private static final RedisScript<Long> EVICT = RedisScript.of("""
+            for i = 1, #KEYS, 2 do
+              redis.call('DEL', KEYS[i])
+              redis.call('SET', KEYS[i + 1], '1', 'PX', ARGV[1])
+            end
+            return #KEYS / 2
+            """, Long.class);
+
+    /**
+     * How long an eviction keeps cache-aside loads from storing: longer than a load takes (a
+     * database read, bounded by the pools' acquire timeout, and a Redis write), so one that began
+     * before the eviction cannot store the value it read before the writer's commit.
+     */
+    static final Duration EVICTION_MARK = Duration.ofSeconds(15);
+
     private final ReactiveStringRedisTemplate redis;
     private final JsonMapper json;
     private final CacheSettings settings;
@@ -117,8 +143,22 @@ public class RedisCache {
         return quietly("invalidateTag", () -> redis.execute(INVALIDATE_TAG, List.of(tagKey(tag)), List.of()).then());
     }
 
+    /**
+     * Deletes the keys and marks them evicted for {@link #EVICTION_MARK}: until then cache-aside loads
+     * of them are served but not stored, so a load that raced the writer cannot put the old value back.
+     */
     public Mono<Void> delete(String... keys) {
-        return quietly("delete", () -> redis.delete(keys).then());
+        List<String> marked = new ArrayList<>(keys.length * 2);
+        for (String key : keys) {
+            marked.add(key);
+            marked.add(evictionMark(key));
+        }
+        return quietly("delete", () -> redis.execute(EVICT, marked, List.of(Long.toString(EVICTION_MARK.toMillis())))
+                .then());
+    }
+
+    private static String evictionMark(String key) {
+        return key + "#evicted";
     }
 
     /**
@@ -142,7 +182,13 @@ public class RedisCache {
         if (!settings.enabled()) {
             return load;
         }
-        return get(key, type).filter(current).switchIfEmpty(Mono.defer(() -> writeThrough(key, ttl, load)));
+        return get(key, type).filter(current).switchIfEmpty(Mono.defer(
+                () -> load.flatMap(value -> setUnlessEvicted(key, value, ttl).thenReturn(value))));
+    }
+
+    private Mono<Void> setUnlessEvicted(String key, Object value, Duration ttl) {
+        return quietly("set", () -> redis.execute(SET_UNLESS_EVICTED, List.of(key, evictionMark(key)),
+                List.of(json.writeValueAsString(value), Long.toString(ttl.toMillis()))).then());
     }
 
     private String tagKey(String tag) {
