@@ -3,8 +3,6 @@ package io.fluxgate.changes.delivery;
 import java.math.BigDecimal;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
-import java.util.HashMap;
-import java.util.Map;
 
 import io.fluxgate.changes.hub.Values;
 import tools.jackson.databind.JsonNode;

@@ -1,13 +1,7 @@
 package io.fluxgate.changes.delivery;
 
-import java.math.BigDecimal;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.HashMap;
 import java.util.Map;
-
-import io.fluxgate.changes.hub.Values;
-import tools.jackson.databind.JsonNode;
 
 /**
  * A {@code like} pattern as a bit-parallel automaton: bit j of the state says "the first j

@@ -1,8 +1,5 @@
 package io.fluxgate.changes.delivery;
 
-import java.math.BigDecimal;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
