@@ -119,7 +119,8 @@ public final class ChangeSession {
             Mono<Outbound.Close> ends = ending.asMono().doOnNext(closing::set);
             return Flux.merge(messages, changes, counted(liveChanges()))
                     .takeWhile(input -> !(input instanceof ClientMessage.Closed))
-                    .concatMap(input -> handleGuarded(input).doFinally(signal -> inputs.decrementAndGet()))
+                    .concatMap(input -> direct == null ? handleGuarded(input)
+                            : handleGuarded(input).doFinally(signal -> inputs.decrementAndGet()))
                     .takeUntil(Outbound.Close.class::isInstance)
                     .takeUntilOther(ends)
                     .concatWith(Mono.fromSupplier(closing::get))
@@ -127,9 +128,12 @@ public final class ChangeSession {
         });
     }
 
-    /** Counts each input as it is taken in, before it can wait anywhere on its way to the serial step. */
+    /**
+     * Counts each input as it is taken in, before it can wait anywhere on its way to the serial step;
+     * only a session with a direct path needs the count (and the inner subscription its release takes).
+     */
     private <T> Flux<T> counted(Flux<T> in) {
-        return in.doOnNext(input -> inputs.incrementAndGet());
+        return direct == null ? in : in.doOnNext(input -> inputs.incrementAndGet());
     }
 
     /**
