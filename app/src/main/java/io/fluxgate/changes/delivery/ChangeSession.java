@@ -149,7 +149,7 @@ public final class ChangeSession {
         handled(event);
         Delivery delivery = state.live(event);
         if (delivery != null) {
-            writer.write(frame(delivery));
+            writer.write(delivery.frame(frames));
             context.metrics().framesDirect.increment();
         }
         return true;
@@ -265,12 +265,7 @@ public final class ChangeSession {
 
     /** A delivery as its frame; nothing for none. */
     private Flux<Outbound> framed(Delivery delivery) {
-        return delivery == null ? Flux.empty() : Flux.just(frame(delivery));
-    }
-
-    /** The delivery's frame: the event's shared one when it asks for nothing narrower. */
-    private Outbound.Frame frame(Delivery delivery) {
-        return frames.change(delivery.event(), delivery.columns(), delivery.ids());
+        return delivery == null ? Flux.empty() : Flux.just(delivery.frame(frames));
     }
 
     /** Events of live-only channels this client subscribed to; a slow client loses some and is told so. */

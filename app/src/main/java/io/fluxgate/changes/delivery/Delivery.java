@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Set;
 
 import io.fluxgate.changes.hub.ChangeEvent;
+import io.fluxgate.changes.hub.ChangeFrames;
 
 /**
  * One event to send, and for whom: the subscriptions that take it (their named ids, and the union
@@ -45,5 +46,10 @@ public record Delivery(ChangeEvent event, List<Subscription> subscriptions) {
             }
         }
         return ids;
+    }
+
+    /** Its frame: the event's shared one when it asks for nothing narrower. */
+    Outbound.Frame frame(ChangeFrames frames) {
+        return frames.change(event, columns(), ids());
     }
 }

@@ -72,7 +72,7 @@ final class SessionReads {
             handled.accept(event);
             Delivery delivery = replay.next(event);
             if (delivery != null) {
-                sink.next(frames.change(delivery.event(), delivery.columns(), delivery.ids()));
+                sink.next(delivery.frame(frames));
             }
         }).doOnComplete(replay::finish);
     }
