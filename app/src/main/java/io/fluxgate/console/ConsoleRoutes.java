@@ -15,6 +15,8 @@ import org.springframework.web.reactive.function.server.ServerResponse;
  * The console: a page to sign in, subscribe and watch the change stream, served from the jar (no
  * build step, nothing fetched from elsewhere). It is public; it signs in through the API itself.
  * Its own scripts and styles only, and never framed: the policy below makes injected markup inert.
+ * The JavaScript client (clients/js, which the console is built on) is served beside it, at
+ * /client/fluxgate.js, with the same headers: a page of this origin imports it from here.
  */
 @Configuration(proxyBeanMethods = false)
 class ConsoleRoutes {
@@ -22,12 +24,16 @@ class ConsoleRoutes {
     static final String POLICY = "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
             + "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     private static final Resource PAGE = new ClassPathResource("console/index.html");
+    private static final Resource CLIENT = new ClassPathResource("client/fluxgate.js");
+    private static final MediaType JAVASCRIPT = new MediaType("text", "javascript", java.nio.charset.StandardCharsets.UTF_8);
 
     @Bean
     RouterFunction<ServerResponse> consoleRouter() {
         return RouterFunctions.route()
                 .GET("/console", request -> ServerResponse.ok().contentType(MediaType.TEXT_HTML).bodyValue(PAGE))
                 .add(RouterFunctions.resources("/console/**", new ClassPathResource("console/")))
+                .GET("/client/fluxgate.js", request -> ServerResponse.ok()
+                        .contentType(JAVASCRIPT).bodyValue(CLIENT))
                 .filter((request, next) -> {
                     HttpHeaders headers = request.exchange().getResponse().getHeaders();
                     headers.set("Content-Security-Policy", POLICY);

@@ -79,7 +79,7 @@ class SecurityConfiguration {
                         .pathMatchers("/actuator/health", "/actuator/health/**", "/actuator/info",
                                 "/actuator/prometheus", "/health/**").permitAll()
                         .pathMatchers("/v3/api-docs", "/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**",
-                                "/webjars/**", "/console", "/console/**").permitAll()
+                                "/webjars/**", "/console", "/console/**", "/client/fluxgate.js").permitAll()
                         .pathMatchers("/actuator/**").hasRole(TokenService.ADMIN)
                         .pathMatchers("/api/admin/**").hasRole(TokenService.ADMIN)
                         .pathMatchers(HttpMethod.POST, "/api/users/batch", "/api/accounts/*/deposit",

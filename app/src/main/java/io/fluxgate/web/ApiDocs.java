@@ -36,6 +36,7 @@ public final class ApiDocs implements Consumer<Builder> {
             409, "Conflicts with the current state",
             413, "The request body is too large",
             429, "Too many requests; see Retry-After",
+            431, "Too many or too large request headers",
             503, "A dependency is down or the service is overloaded; see Retry-After");
 
     private final String tag;

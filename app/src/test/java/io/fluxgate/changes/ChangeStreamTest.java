@@ -108,6 +108,16 @@ class ChangeStreamTest extends IntegrationTest {
     }
 
     @Test
+    void aPlainRequestForTheStreamIsRefusedWithoutEchoingItsHeaders() {
+        Account user = newUser("Prober");
+        client.get().uri("/ws/changes").header("Authorization", "Bearer " + user.token()).exchange()
+                .expectStatus().isBadRequest()
+                .expectBody(String.class).value(body -> assertThat(body)
+                        .contains("Only WebSocket upgrades are served here")
+                        .doesNotContain(user.token()).doesNotContain("Authorization"));
+    }
+
+    @Test
     void badMessagesGetErrorFramesAndTheConnectionKeepsWorking() {
         Account user = newUser("Clumsy");
         try (WsClient ws = WsClient.connect(port, user.token())) {

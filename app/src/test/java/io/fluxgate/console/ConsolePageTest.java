@@ -1,5 +1,8 @@
 package io.fluxgate.console;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 import io.fluxgate.support.IntegrationTest;
 import org.junit.jupiter.api.Test;
 
@@ -28,6 +31,20 @@ class ConsolePageTest extends IntegrationTest {
         client.get().uri("/console/console.css").exchange()
                 .expectStatus().isOk()
                 .expectHeader().contentTypeCompatibleWith("text/css");
+    }
+
+    @Test
+    void theJavaScriptClientIsServedAsTheRepositoryHoldsItUnderTheSamePolicy() throws Exception {
+        String source = Files.readString(Path.of("..", "clients", "js", "fluxgate.js"));
+        client.get().uri("/client/fluxgate.js").exchange()
+                .expectStatus().isOk()
+                .expectHeader().contentTypeCompatibleWith("text/javascript")
+                .expectHeader().valueEquals("Content-Security-Policy", ConsoleRoutes.POLICY)
+                .expectHeader().valueEquals("X-Content-Type-Options", "nosniff")
+                .expectHeader().valueEquals(HttpHeaders.CACHE_CONTROL, "no-cache")
+                .expectHeader().doesNotExist(HttpHeaders.ACCESS_CONTROL_ALLOW_ORIGIN)
+                .expectBody(String.class).isEqualTo(source);
+        client.get().uri("/client/other.js").exchange().expectStatus().is4xxClientError();
     }
 
     @Test
