@@ -1,24 +1,21 @@
 /*
  * Fluxgate console (GET /console): signs in, subscribes to change channels over WebSocket or
  * Server-Sent Events, shows events live with cursor and lag, disconnects and resumes from each
- * subscription's last cursor, and for admins shows live sessions and explains deliveries.
+ * subscription's last cursor, and for admins shows live sessions and explains deliveries. The
+ * protocol (resume, reconnects, token, both transports) is the JavaScript client's, imported below.
  * Data from the server or the user reaches the DOM only through textContent, value and attributes.
  */
+import { createClient } from '/client/fluxgate.js';
+
 (function () {
-  'use strict';
 
   const MAX_ROWS = 500;
   const MAX_LOG = 200;
   const MAX_QUEUE = 5000;
   const MAX_SEEN = 10000;
-  const PING_MS = 25000;
   const SESSIONS_MS = 3000;
   const TOKEN_KEY = 'fluxgate.token';
   const USER_KEY = 'fluxgate.user';
-  const CLOSE_CODES = {
-    1000: 'normal', 1001: 'server shutting down', 1006: 'abnormal (refused or network lost)',
-    1008: 'policy violation', 1009: 'frame too large', 4001: 'token expired', 4003: 'access revoked'
-  };
 
   const state = {
     token: null,
@@ -208,7 +205,7 @@
       snapshot: $('snapshot').checked,
       cursor: null,
       status: 'pending',
-      resuming: false,
+      handle: null,
       view: null
     };
   }
@@ -234,26 +231,18 @@
     state.subs.push(sub);
     $('sub-id').value = '';
     renderSubscriptions();
-    sendSubscription(sub, false);
+    if (state.conn) openSubscription(state.conn, sub, false);
     renderStatus();
   }
 
   function removeSub(id) {
-    const conn = state.conn;
-    if (conn && conn.kind === 'sse' && conn.streams.has(id)) {
-      conn.streams.get(id).controller.abort();
-      conn.streams.delete(id);
-    }
+    const sub = findSub(id);
+    if (sub && sub.handle) sub.handle.unsubscribe();
     state.subs = state.subs.filter((s) => s.id !== id);
   }
 
   function unsubscribe(id) {
-    const conn = state.conn;
-    if (conn && conn.kind === 'ws' && conn.socket.readyState === WebSocket.OPEN) {
-      conn.socket.send(JSON.stringify({ type: 'unsubscribe', id }));
-    } else if (conn && conn.kind === 'sse') {
-      log('closed the SSE stream of ' + id);
-    }
+    if (findSub(id) && state.conn) log('unsubscribed ' + id);
     removeSub(id);
     renderSubscriptions();
     renderStatus();
@@ -294,260 +283,110 @@
     return state.subs.find((s) => s.id === id) || null;
   }
 
-  // ---- Connection (both transports)
+  // ---- Connection: the JavaScript client (/client/fluxgate.js) speaks the protocol
 
   function connect(resume) {
     disconnect();
-    const transport = $('transport').value;
-    state.conn = transport === 'sse' ? openStreams(resume) : openSocket(resume);
+    const transport = $('transport').value === 'sse' ? 'sse' : 'websocket';
+    const client = createClient({ url: location.origin, token: () => state.token, transport });
+    const conn = { client, resumed: resume, startedAt: Date.now(), rendered: new WeakSet() };
+    state.conn = conn;
+    client.onStatus((status) => {
+      if (state.conn !== conn) return;
+      if (status === 'reconnecting') log('connection lost; reconnecting and resuming each subscription');
+      renderStatus();
+    });
+    client.onError((error) => onClientError(conn, error));
+    client.onRelated((frame) => {
+      if (state.conn === conn) onChange(conn, frame, null);
+    });
     log((resume ? 'resuming' : 'connecting') + ' over ' + (transport === 'sse' ? 'SSE' : 'WebSocket'));
+    state.subs.forEach((sub) => openSubscription(conn, sub, resume));
     renderStatus();
   }
 
   function disconnect() {
     const conn = state.conn;
     if (!conn) return;
-    if (conn.kind === 'ws') {
-      clearInterval(conn.pingTimer);
-      conn.socket.close(1000, 'Client disconnected');
-    } else {
-      conn.streams.forEach((stream) => stream.controller.abort());
-      log('SSE streams closed');
-    }
-    connectionEnded(conn);
+    state.conn = null;
+    conn.client.close();
+    log('disconnected');
+    connectionEnded();
   }
 
   /** The connection is gone: subscriptions wait for the next connect or resume. */
-  function connectionEnded(conn) {
-    if (state.conn !== conn) return;
-    state.conn = null;
+  function connectionEnded() {
     state.subs.forEach((s) => {
       s.status = 'pending';
+      s.handle = null;
       updateSubscription(s);
     });
     renderStatus();
   }
 
-  function sendSubscription(sub, resume) {
-    const conn = state.conn;
-    if (!conn) return;
-    if (conn.kind === 'sse') {
-      openStream(conn, sub, resume);
-    } else if (conn.socket.readyState === WebSocket.OPEN) {
-      conn.socket.send(JSON.stringify(subscribeMessage(sub, resume)));
-    }
+  /** A resume continues from a subscription's last cursor, when it has one; never a snapshot. */
+  function openSubscription(conn, sub, resume) {
+    const options = { id: sub.id };
+    if (sub.filter) options.filter = sub.filter;
+    if (sub.columns) options.columns = sub.columns;
+    if (resume && sub.cursor) options.resumeFrom = sub.cursor;
+    else if (!resume && sub.snapshot) options.snapshot = true;
+    sub.status = 'pending';
+    const handle = conn.client.subscribe(sub.channel, options, (frame) => {
+      if (state.conn === conn && sub.handle === handle) onFrame(conn, sub, frame);
+    });
+    sub.handle = handle;
+    handle.ready.then(() => {
+      if (sub.handle !== handle) return;
+      sub.status = 'live';
+      sub.cursor = handle.cursor || sub.cursor;
+      log('subscribed ' + sub.id + ' (' + sub.channel + ')' + (handle.cursor ? ' cursor ' + handle.cursor : ''));
+      updateSubscription(sub);
+    }, () => {
+      // Refused (an error frame, logged) or the connection closed: nothing more comes for it.
+      if (sub.handle === handle) sub.status = 'pending';
+    });
+    updateSubscription(sub);
   }
 
-  function subscribeMessage(sub, resume) {
-    const message = { type: 'subscribe', channel: sub.channel, id: sub.id };
-    if (sub.filter) message.filter = sub.filter;
-    if (sub.columns) message.columns = sub.columns;
-    if (markResuming(sub, resume)) message.resumeFrom = sub.cursor;
-    else if (!resume && sub.snapshot) message.snapshot = true;
-    return message;
-  }
-
-  /** A resume sends a subscription's last cursor, when it has one; never a snapshot. */
-  function markResuming(sub, resume) {
-    sub.resuming = resume && Boolean(sub.cursor);
-    return sub.resuming;
+  function onClientError(conn, error) {
+    if (state.conn !== conn) return;
+    log('error: ' + error.message);
+    if (!error.fatal) return;
+    state.conn = null;
+    connectionEnded();
+    if (error.status === 401) expireSession();
+    else log('sign in again and press Resume to continue from the last cursor');
   }
 
   function renderStatus() {
     const conn = state.conn;
     let status = 'disconnected';
-    if (conn && conn.kind === 'ws') {
-      status = conn.socket.readyState === WebSocket.OPEN ? 'connected' : 'connecting';
-    } else if (conn) {
-      const streams = Array.from(conn.streams.values());
-      status = streams.length === 0 || streams.some((s) => s.open) ? 'connected' : 'connecting';
+    if (conn) {
+      const client = conn.client.status;
+      status = client === 'open' ? 'connected' : client === 'closed' && state.subs.length === 0 ? 'idle' : 'connecting';
     }
     $('status').textContent = status;
     $('status').setAttribute('data-state', status);
   }
 
-  // ---- WebSocket transport
+  // ---- Frames (the client hands each subscription its own; the same JSON on both transports)
 
-  function openSocket(resume) {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const url = scheme + '://' + location.host + '/ws/changes?access_token=' + encodeURIComponent(state.token);
-    const conn = { kind: 'ws', resumed: resume, startedAt: Date.now(), socket: new WebSocket(url), pingTimer: null };
-    conn.socket.addEventListener('open', () => {
-      if (state.conn !== conn) return;
-      log('WebSocket open');
-      state.subs.forEach((sub) => sendSubscription(sub, resume));
-      conn.pingTimer = setInterval(() => conn.socket.send('{"type":"ping"}'), PING_MS);
-      renderStatus();
-    });
-    conn.socket.addEventListener('message', (event) => {
-      const frame = state.conn === conn ? parseFrame(event.data) : null;
-      if (frame) handleFrame(frame, null);
-    });
-    conn.socket.addEventListener('close', (event) => {
-      clearInterval(conn.pingTimer);
-      logClose('WebSocket', event.code, event.reason);
-      connectionEnded(conn);
-    });
-    return conn;
-  }
-
-  // ---- SSE transport: one fetch stream per subscription, parsed by hand (EventSource sends no headers)
-
-  function openStreams(resume) {
-    const conn = { kind: 'sse', resumed: resume, startedAt: Date.now(), streams: new Map() };
-    state.subs.forEach((sub) => openStream(conn, sub, resume));
-    return conn;
-  }
-
-  function streamUrl(sub, resume) {
-    let url = '/api/changes/stream?channel=' + encodeURIComponent(sub.channel);
-    if (sub.filter) url += '&filter=' + encodeURIComponent(JSON.stringify(sub.filter));
-    if (sub.columns) url += '&columns=' + encodeURIComponent(sub.columns.join(','));
-    if (!resume && sub.snapshot) url += '&snapshot=true';
-    return url;
-  }
-
-  async function openStream(conn, sub, resume) {
-    const stream = { controller: new AbortController(), open: false };
-    conn.streams.set(sub.id, stream);
-    const headers = { Authorization: 'Bearer ' + state.token, Accept: 'text/event-stream' };
-    if (markResuming(sub, resume)) headers['Last-Event-ID'] = sub.cursor;
-    try {
-      const response = await fetch(streamUrl(sub, resume), { headers, signal: stream.controller.signal });
-      if (stream.controller.signal.aborted) return;
-      if (response.status === 401) {
-        expireSession();
-        return;
-      }
-      if (!response.ok) {
-        log('SSE stream for ' + sub.id + ' refused (' + response.status + '): ' +
-          problemText(await readJson(response), response));
-        disconnect();
-        return;
-      }
-      stream.open = true;
-      log('SSE stream open for ' + sub.id + ' (' + sub.channel + ')');
-      renderStatus();
-      await readEvents(response, (event) => handleSseEvent(event, sub));
-      log('SSE stream ended for ' + sub.id);
-    } catch (err) {
-      if (stream.controller.signal.aborted) return;
-      log('SSE stream failed for ' + sub.id + ': ' + err.message);
-    }
-    streamEnded(conn, sub, stream);
-  }
-
-  function streamEnded(conn, sub, stream) {
-    if (conn.streams.get(sub.id) !== stream) return;
-    conn.streams.delete(sub.id);
-    sub.status = 'pending';
-    updateSubscription(sub);
-    if (conn.streams.size === 0) connectionEnded(conn);
-    else renderStatus();
-  }
-
-  async function readEvents(response, onEvent) {
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    const push = sseParser(onEvent);
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      push(decoder.decode(value, { stream: true }));
-    }
-    push(decoder.decode());
-  }
-
-  /** An event-stream parser: feed it text, it calls onEvent({type, data, id}) per complete event. */
-  function sseParser(onEvent) {
-    let buffer = '';
-    let data = [];
-    let type = '';
-    let id = null;
-    function field(line) {
-      if (line === '') {
-        if (data.length) onEvent({ type: type || 'message', data: data.join('\n'), id });
-        data = [];
-        type = '';
-        id = null;
-        return;
-      }
-      if (line.startsWith(':')) return;
-      const colon = line.indexOf(':');
-      const name = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      if (name === 'data') data.push(value);
-      else if (name === 'event') type = value;
-      else if (name === 'id') id = value;
-    }
-    return function push(text) {
-      buffer += text;
-      // A trailing \r may be the first half of \r\n: keep it until the next chunk.
-      const lines = buffer.split(/\r\n|\n|\r(?!$)/);
-      buffer = lines.pop();
-      lines.forEach(field);
-    };
-  }
-
-  function handleSseEvent(event, sub) {
-    const frame = parseFrame(event.data);
-    if (!frame) return;
-    if (!frame.type) frame.type = event.type;
-    if (frame.type === 'database_change' && !frame.cursor && event.id) frame.cursor = event.id;
-    handleFrame(frame, sub);
-  }
-
-  // ---- Frames (the same JSON on both transports)
-
-  function parseFrame(text) {
-    try {
-      return JSON.parse(text);
-    } catch (notJson) {
-      log('unreadable frame: ' + String(text).slice(0, 80));
-      return null;
-    }
-  }
-
-  function logClose(what, code, reason) {
-    const meaning = CLOSE_CODES[code] ? ' ' + CLOSE_CODES[code] : '';
-    log(what + ' closed: code ' + code + meaning + (reason ? ' (' + reason + ')' : ''));
-    if (code === 4001 || code === 4003) log('sign in again and press Resume to continue from the last cursor');
-  }
-
-  /** streamSub: the subscription an SSE stream belongs to; null on the WebSocket. */
-  function handleFrame(frame, streamSub) {
+  function onFrame(conn, sub, frame) {
     const channel = frame.channel ? ' ' + frame.channel : '';
     switch (frame.type) {
-      case 'database_change': onChange(frame, streamSub); break;
+      case 'database_change': onChange(conn, frame, sub); break;
       case 'snapshot': onSnapshot(frame); break;
-      case 'subscribed':
-      case 'snapshot_end': onStarted(frame, streamSub); break;
-      case 'unsubscribed':
-        log('unsubscribed' + channel + (Array.isArray(frame.ids) ? ': ' + frame.ids.join(', ') : ''));
-        break;
+      case 'snapshot_end': log('snapshot_end ' + sub.id + ' (' + frame.channel + ') cursor ' + frame.cursor); break;
       case 'error':
         log('error' + channel + ': ' + frame.error + (frame.detail ? ' — ' + frame.detail : ''));
         break;
       case 'resync_required':
-        log('resync_required' + channel + ': the cursor is past retention; subscribe again with a snapshot');
+        log('resync_required' + channel + ': the cursor is past retention; ' + sub.id + ' goes on from now');
         break;
-      case 'auth_ok': log('auth_ok, expires ' + frame.expiresAt); break;
-      case 'close': logClose('SSE stream', frame.code, frame.reason); break;
-      case 'pong': break;
-      default: log('unknown frame ' + frame.type);
+      default: break;
     }
-  }
-
-  /** subscribed / snapshot_end: the subscription is live; its cursor is where it starts. */
-  function onStarted(frame, streamSub) {
-    const sub = streamSub || (frame.id ? findSub(frame.id) : state.subs.find((s) => s.channel === frame.channel));
-    const name = sub ? sub.id + ' (' + frame.channel + ')' : frame.channel;
-    log(frame.type + ' ' + name + (frame.cursor ? ' cursor ' + frame.cursor : ''));
-    if (!sub) return;
-    sub.status = 'live';
-    // On a resume the replay follows `subscribed`; the resume cursor stays until replayed events move it.
-    if (frame.cursor && !(sub.resuming && frame.type === 'subscribed')) sub.cursor = frame.cursor;
+    sub.cursor = (sub.handle && sub.handle.cursor) || sub.cursor;
     updateSubscription(sub);
   }
 
@@ -558,30 +397,24 @@
     renderCounters();
   }
 
-  function subsOf(frame, streamSub) {
-    if (streamSub) return [streamSub];
-    if (Array.isArray(frame.subscriptions)) return state.subs.filter((s) => frame.subscriptions.includes(s.id));
-    return state.subs.filter((s) => s.channel === frame.channel);
-  }
-
-  function onChange(frame, streamSub) {
+  /**
+   * A change, drawn once: over WebSocket one frame may be handed to several subscriptions. Over SSE
+   * each subscription is a stream of its own, and a repeat is a repeat within one stream.
+   */
+  function onChange(conn, frame, sub) {
+    if (conn.rendered.has(frame)) return;
+    conn.rendered.add(frame);
     const cursor = frame.cursor || '';
-    // Each SSE stream is a session of its own, and events related to you reach every one of them:
-    // a repeat is a repeat within one stream.
-    const key = streamSub ? streamSub.id + ' ' + cursor : cursor;
+    const key = sub && conn.client.transport === 'sse' ? sub.id + ' ' + cursor : cursor;
     const duplicate = cursor !== '' && state.seen.has(key);
     const committed = Date.parse(frame.committedAt);
     state.counts.received++;
     // Replayed: committed before this connection was resumed (live events after it are not).
-    if (state.conn && state.conn.resumed && committed < state.conn.startedAt) state.counts.replayed++;
+    if (conn.resumed && committed < conn.startedAt) state.counts.replayed++;
     if (duplicate) state.counts.duplicates++;
     if (cursor) {
       rememberCursor(key);
       state.lastCursor = cursor;
-      subsOf(frame, streamSub).forEach((s) => {
-        s.cursor = cursor;
-        updateSubscription(s);
-      });
     }
     const item = { frame, duplicate, receivedAt: new Date(), lag: isNaN(committed) ? '' : Date.now() - committed };
     if (state.paused) enqueue(item);
