@@ -38,13 +38,16 @@ export interface ClientOptions {
   token: string | (() => string | Promise<string>);
   /** Default 'auto': WebSocket, or Server-Sent Events when an upgrade cannot get through. */
   transport?: Transport;
-  /** A WebSocket implementation where none is global. */
-  WebSocket?: typeof globalThis.WebSocket;
+  /** A WebSocket implementation where none is global (any class with the browser's constructor and handlers). */
+  WebSocket?: WebSocketConstructor;
   /** A fetch implementation where none is global. */
-  fetch?: typeof globalThis.fetch;
+  fetch?: (input: string, init?: { headers?: Record<string, string>; signal?: AbortSignal }) => Promise<any>;
   /** Reconnect waits: jittered, doubling from initialMs up to maxMs. Default 250 ms and 10 s. */
   backoff?: { initialMs?: number; maxMs?: number };
-  /** Silence after which the client pings (default 25 s), and how long it then waits (default 10 s). */
+  /**
+   * WebSocket only: silence after which the client pings (default 25 s), and how long it then waits
+   * (default 10 s). An SSE stream silent for 45 s is reopened (the server comments every 15 s).
+   */
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
   /** Ask for a new token this long before expiry (at most a third of what is left). Default 60 s. */
@@ -55,8 +58,21 @@ export interface ClientOptions {
   dedupeWindow?: number;
 }
 
+/** What the client needs of a WebSocket class: the browser's, Node 22's, or the `ws` package's. */
+export interface WebSocketConstructor {
+  new (url: string): {
+    readonly readyState: number;
+    onopen: ((event: any) => void) | null;
+    onmessage: ((event: { data: any }) => void) | null;
+    onclose: ((event: { code: number; reason: string }) => void) | null;
+    onerror: ((event: any) => void) | null;
+    send(data: string): void;
+    close(code?: number, reason?: string): void;
+  };
+}
+
 export interface SubscribeOptions {
-  /** Your name for the subscription (1..64 characters); generated when absent. */
+  /** Your name for the subscription (1..64 characters, else subscribe throws); generated when absent. */
   id?: string;
   filter?: Filter;
   columns?: string[];
@@ -69,7 +85,10 @@ export interface SubscribeOptions {
 export interface Subscription {
   readonly id: string;
   readonly channel: Channel;
-  /** The last cursor delivered to the callback: store it to resume later. */
+  /**
+   * Where a resume continues from: the last change delivered, or where the subscription started
+   * (its `subscribed` or `snapshot_end` cursor, or after `resync_required` where it goes on). Store it.
+   */
   readonly cursor: string | null;
   readonly status: 'pending' | 'live' | 'closed';
   /** Resolves when the server says the subscription is live (subscribed, or snapshot_end). */
@@ -88,9 +107,11 @@ export declare class FluxgateError extends Error {
 }
 
 export interface FluxgateClient {
+  /** 'closed' also before the first subscription. */
   readonly status: Status;
   readonly transport: 'websocket' | 'sse';
-  subscribe<Row = Record<string, unknown>>(channel: Channel, options: SubscribeOptions, callback: (frame: Frame<Row>) => void): Subscription;
+  /** Connects on the first subscription. Throws a TypeError for options the server would refuse unnamed, and after close(). */
+  subscribe<Row = Record<string, unknown>>(channel: Channel, options?: SubscribeOptions, callback?: (frame: Frame<Row>) => void): Subscription;
   subscribe<Row = Record<string, unknown>>(channel: Channel, callback: (frame: Frame<Row>) => void): Subscription;
   /** Returns a function that removes the listener. */
   onStatus(listener: (status: Status) => void): () => void;
@@ -100,10 +121,11 @@ export interface FluxgateClient {
   close(): void;
 }
 
+/** Throws a TypeError when url is not an http(s) URL, token is missing, or no WebSocket exists for transport 'websocket'. */
 export declare function createClient(options: ClientOptions): FluxgateClient;
 
 /** The expiry (epoch ms) written in a JWT, unverified; null when it has none. */
 export declare function tokenExpiry(token: string): number | null;
 
-/** An event-stream parser: feed it text; false once its buffer passes the bound. */
-export declare function eventStreamParser(onEvent: (event: { type: string; data: string; id: string | null }) => void): (text: string) => boolean;
+/** An event-stream parser: feed it text; false once one event passes the bound (16 Mi characters by default). */
+export declare function eventStreamParser(onEvent: (event: { type: string; data: string; id: string | null }) => void, maxEventChars?: number): (text: string) => boolean;

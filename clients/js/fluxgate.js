@@ -16,8 +16,16 @@ const DEFAULTS = {
 };
 /** A stream silent this long is taken for dead (the server sends a comment every 15 s). */
 const SSE_SILENCE_MS = 45000;
-/** Past this much text without an event boundary an event stream is taken for broken. */
-const SSE_MAX_BUFFER = 16 * 1024 * 1024;
+/** The most text one server-sent event (or one WebSocket frame) may carry. */
+const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+/** The server closes a socket whose client frame passes 64 KiB (1009): refuse such a subscribe here. */
+const MAX_CLIENT_FRAME = 64 * 1024;
+/** A connection up this long has worked: the next drop starts the backoff over. */
+const STABLE_MS = 5000;
+/** setTimeout's longest delay; a longer one fires at once. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+/** Frames the server answers when a subscription it had accepted could not go on (it is removed). */
+const LATE_FAILURES = { 'Resume failed': 'resume', 'Snapshot failed': 'snapshot', 'Snapshot refused': 'snapshot' };
 
 /** What the application sees when the client stops or a subscription is refused. */
 export class FluxgateError extends Error {
@@ -54,12 +62,20 @@ class Backoff {
   }
 }
 
-/** A timer that is replaced, never stacked, and can be cancelled; unref'd in Node so it never keeps a process alive. */
+/**
+ * A timer that is replaced, never stacked, and can be cancelled. In Node only a reconnect keeps the
+ * process alive ({@code keepsAlive}); a refresh, heartbeat or silence check does not.
+ */
 class Timer {
+  constructor(keepsAlive = false) {
+    this.keepsAlive = keepsAlive;
+  }
+
   set(ms, action) {
     this.clear();
-    this.handle = setTimeout(action, Math.max(0, ms));
-    if (typeof this.handle?.unref === 'function') this.handle.unref();
+    const delay = Math.min(Math.max(0, ms), MAX_DELAY_MS);
+    this.handle = setTimeout(delay < ms ? () => this.set(ms - delay, action) : action, delay);
+    if (!this.keepsAlive && typeof this.handle?.unref === 'function') this.handle.unref();
   }
 
   clear() {
@@ -68,7 +84,7 @@ class Timer {
   }
 }
 
-/** The cursors a subscription delivered last, so a repeat across a reconnect is dropped. */
+/** The cursors delivered last, so a repeat across a reconnect is dropped. */
 class RecentCursors {
   constructor(size) {
     this.size = size;
@@ -96,6 +112,21 @@ export function tokenExpiry(token) {
   }
 }
 
+/** What the server would refuse without naming the subscription: refused here, before anything is sent. */
+function checkSubscribe(channel, options) {
+  if (typeof channel !== 'string' || channel === '') throw new TypeError('channel must be a non-empty string');
+  if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length < 1 || options.id.length > 64)) {
+    throw new TypeError('id must be a string of 1 to 64 characters');
+  }
+  if (options.columns != null && !(Array.isArray(options.columns) && options.columns.every((c) => typeof c === 'string'))) {
+    throw new TypeError('columns must be an array of strings');
+  }
+  if (options.filter != null && (typeof options.filter !== 'object' || Array.isArray(options.filter))) {
+    throw new TypeError('filter must be an object');
+  }
+  if (options.resumeFrom != null && typeof options.resumeFrom !== 'string') throw new TypeError('resumeFrom must be a cursor string');
+}
+
 class Subscription {
   #client;
 
@@ -106,17 +137,21 @@ class Subscription {
     this.filter = options.filter ?? null;
     this.columns = options.columns ?? null;
     this.snapshot = Boolean(options.snapshot) && !options.resumeFrom;
-    /** The last cursor delivered to the callback: what to store to resume later. */
+    /** Where a resume continues from: the last change delivered, or where the subscription started. */
     this.cursor = options.resumeFrom ?? null;
     /** 'pending' until the server says it is live, 'live', or 'closed' for good. */
     this.status = 'pending';
     this.callback = callback;
     this.recent = new RecentCursors(client.options.dedupeWindow);
     this.snapshotDone = false;
-    /** This connection's subscribe carries resumeFrom: `subscribed` then does not move the cursor. */
-    this.resuming = false;
+    /** What this connection's subscribe asked for: 'plain', 'resume' or 'snapshot'. */
+    this.requested = null;
+    /** Sent on this socket and not answered yet: its changes cannot be here before its `subscribed`. */
+    this.awaiting = false;
     /** Where the server started it on this connection (the `subscribed` cursor). */
     this.liveCursor = null;
+    /** A later subscribe after the server dropped it (a failed resume or snapshot). */
+    this.retry = new Timer(true);
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -132,28 +167,44 @@ class Subscription {
 
   /** What to send to subscribe (WebSocket) or how to ask for the stream (SSE) on a new connection. */
   request() {
-    this.resuming = Boolean(this.cursor);
     const request = { type: 'subscribe', channel: this.channel, id: this.id };
     if (this.filter) request.filter = this.filter;
     if (this.columns) request.columns = this.columns;
-    if (this.resuming) request.resumeFrom = this.cursor;
-    else if (this.snapshot && !this.snapshotDone) request.snapshot = true;
+    if (this.cursor) {
+      request.resumeFrom = this.cursor;
+      this.requested = 'resume';
+    } else if (this.snapshot && !this.snapshotDone) {
+      request.snapshot = true;
+      this.requested = 'snapshot';
+    } else {
+      this.requested = 'plain';
+    }
     return request;
   }
 
-  started(frame) {
+  get snapshotting() {
+    return this.requested === 'snapshot' && !this.snapshotDone;
+  }
+
+  /** `subscribed`: live from its cursor on, or (with a snapshot) once `snapshot_end` comes. */
+  subscribed(frame) {
+    this.awaiting = false;
     this.liveCursor = frame.cursor ?? null;
-    if (frame.type === 'snapshot_end') {
-      this.snapshotDone = true;
-      this.cursor = frame.cursor ?? this.cursor;
-    } else if (!this.resuming && !(this.snapshot && !this.snapshotDone) && frame.cursor) {
-      // A plain subscription starts exactly here. On a resume the missed events follow and move it.
-      this.cursor = frame.cursor;
-    }
-    if (frame.type === 'snapshot_end' || !(this.snapshot && !this.snapshotDone)) {
-      this.status = 'live';
-      this.resolveReady(this);
-    }
+    // A plain subscription starts exactly here; on a resume the missed changes follow and move it.
+    if (this.requested === 'plain' && frame.cursor) this.cursor = frame.cursor;
+    if (!this.snapshotting) this.live();
+  }
+
+  snapshotEnded(frame) {
+    this.snapshotDone = true;
+    this.cursor = frame.cursor ?? this.cursor;
+    this.live();
+  }
+
+  live() {
+    if (this.status === 'closed') return;
+    this.status = 'live';
+    this.resolveReady(this);
   }
 
   /** A change for this subscription; false when it was delivered before (a repeat across a reconnect). */
@@ -168,13 +219,15 @@ class Subscription {
 
   /** The resume point was past the log's retention: the subscription goes on from where the server started it. */
   resync(frame) {
-    this.resuming = false;
-    if (this.liveCursor) this.cursor = this.liveCursor;
+    this.cursor = this.liveCursor;
+    this.requested = 'plain';
     this.deliver(frame);
   }
 
   refuse(error) {
     this.status = 'closed';
+    this.awaiting = false;
+    this.retry.clear();
     this.rejectReady(error);
   }
 
@@ -186,25 +239,31 @@ class Subscription {
 class FluxgateClient {
   #subs = new Map();
   #listeners = { status: new Set(), error: new Set(), related: new Set() };
+  #relatedSeen;
   #status = 'closed';
   #closed = false;
   #started = false;
   #useSse;
   #backoff;
-  #retry = new Timer();
+  #retry = new Timer(true);
   #refresh = new Timer();
   #heartbeat = new Timer();
+  #stable = new Timer();
   #socket = null;
-  /** Subscribes sent on this socket and not yet answered, oldest first: an error frame answers the oldest. */
+  /** Subscribes sent on this socket and not yet answered, oldest first: a refusal answers the oldest. */
   #awaiting = [];
+  /** The subscription whose resume the server answered last: a `resync_required` right after is its. */
+  #lastResumed = null;
   #lastHeard = 0;
   #tokenFailures = 0;
+  /** Upgrades in a row that failed while plain HTTP reached the service. */
+  #blockedUpgrades = 0;
   #token = null;
   #nextId = 1;
   #streams = new Map();
 
   constructor(options = {}) {
-    if (!options.url) throw new TypeError('url is required');
+    if (!/^https?:\/\/[^/]/i.test(String(options.url ?? ''))) throw new TypeError('url must be the service\'s http(s) base URL');
     if (options.token === undefined) throw new TypeError('token is required (a string or a function)');
     this.options = {
       ...DEFAULTS,
@@ -222,9 +281,10 @@ class FluxgateClient {
       throw new TypeError('no WebSocket implementation: pass one as options.WebSocket');
     }
     this.#backoff = new Backoff(this.options.backoff);
+    this.#relatedSeen = new RecentCursors(this.options.dedupeWindow);
   }
 
-  /** 'connecting' | 'open' | 'reconnecting' | 'closed' */
+  /** 'connecting' | 'open' | 'reconnecting' | 'closed' (also before the first subscription). */
   get status() {
     return this.#status;
   }
@@ -244,14 +304,16 @@ class FluxgateClient {
       options = {};
     }
     if (this.#closed) throw new FluxgateError('the client is closed', { fatal: true });
+    checkSubscribe(channel, options);
     let id = options.id;
     if (!id) {
       do id = 's' + this.#nextId++; while (this.#subs.has(id));
     }
-    const previous = this.#subs.get(id);
-    if (previous) previous.status = 'closed'; // the server replaces a subscription of the same id
     const sub = new Subscription(this, id, channel, options, callback);
+    const previous = this.#subs.get(id);
     this.#subs.set(id, sub);
+    // The server replaces a subscription of the same id: so does the client.
+    if (previous) previous.refuse(new FluxgateError('replaced by a new subscription with the same id'));
     if (!this.#started) {
       this.#started = true;
       this.#connect();
@@ -266,8 +328,7 @@ class FluxgateClient {
   unsubscribe(sub) {
     if (this.#subs.get(sub.id) !== sub) return;
     this.#subs.delete(sub.id);
-    sub.status = 'closed';
-    sub.rejectReady(new FluxgateError('unsubscribed'));
+    sub.refuse(new FluxgateError('unsubscribed'));
     if (this.#useSse) {
       this.#closeStream(sub.id);
     } else if (this.#socketOpen()) {
@@ -311,11 +372,11 @@ class FluxgateClient {
     try {
       fn(value);
     } catch (failure) {
-      if (fn !== this.#reportHandlerFailure) this.#reportHandlerFailure(failure);
+      this.#reportHandlerFailure(failure);
     }
   }
 
-  #reportHandlerFailure = (failure) => {
+  #reportHandlerFailure(failure) {
     if (this.#listeners.error.size === 0) console.error('fluxgate: a handler threw', failure);
     for (const listener of [...this.#listeners.error]) {
       try {
@@ -324,7 +385,7 @@ class FluxgateClient {
         // An error listener that throws has nobody left to tell.
       }
     }
-  };
+  }
 
   #setStatus(status) {
     if (this.#status === status) return;
@@ -335,9 +396,7 @@ class FluxgateClient {
   #stop(error) {
     if (this.#closed) return;
     this.#closed = true;
-    this.#retry.clear();
-    this.#refresh.clear();
-    this.#heartbeat.clear();
+    for (const timer of [this.#retry, this.#refresh, this.#heartbeat, this.#stable]) timer.clear();
     this.#dropSocket(1000, 'client closed');
     for (const id of [...this.#streams.keys()]) this.#closeStream(id);
     for (const sub of this.#subs.values()) sub.refuse(error ?? new FluxgateError('the client was closed'));
@@ -353,22 +412,76 @@ class FluxgateClient {
     return token;
   }
 
+  /**
+   * The token function threw. Where it signs in over the network that is part of an outage, so it
+   * is retried like a connection; it is reported once it has failed five times in a row. A token
+   * function that answers no token at all stops the client.
+   */
+  #tokenFailed(failure, retry) {
+    const error = failure instanceof FluxgateError ? failure : new FluxgateError('the token function failed: ' + (failure?.message ?? failure));
+    if (error.fatal) {
+      this.#stop(error);
+      return;
+    }
+    if (++this.#tokenFailures % 5 === 0) this.#emit('error', error);
+    retry();
+  }
+
   #scheduleRetry(afterMs) {
     if (this.#closed) return;
     this.#setStatus('reconnecting');
     this.#retry.set(afterMs ?? this.#backoff.next(), () => this.#connect());
   }
 
-  /** When to ask for the next token: a margin before expiry (a third of what is left, for short ones). */
+  /**
+   * When to ask for the next token: a margin before expiry (a third of what is left, for short
+   * ones), and never sooner than a second from now.
+   */
   #scheduleRefresh(timer, expiresAtMs, refresh) {
     if (!this.options.refreshToken || !Number.isFinite(expiresAtMs)) return;
     const left = expiresAtMs - Date.now();
+    if (left <= 0) return;
     const margin = Math.min(this.options.refreshMarginMs, left / 3);
-    timer.set(left - margin, refresh);
+    timer.set(Math.max(1000, left - margin), refresh);
   }
 
-  #httpUrl(path) {
-    return this.url + path;
+  /**
+   * What an HTTP refusal means for the next attempt: 'stop' (401, 403: the client stops with the
+   * error), a wait in ms (429, 503: as Retry-After says), or null (anything else).
+   */
+  #refusal(response) {
+    if (response.status === 401 || response.status === 403) {
+      const what = response.status === 401 ? 'the token was refused' : 'access denied';
+      this.#stop(new FluxgateError(what, { status: response.status, fatal: true }));
+      return 'stop';
+    }
+    if (response.status === 429 || response.status === 503) {
+      const seconds = Number(response.headers.get('Retry-After'));
+      const wait = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : this.#backoff.next();
+      return Math.min(wait, 5 * 60000) * (1 + Math.random() * 0.2);
+    }
+    return null;
+  }
+
+  #emitRelated(frame) {
+    if (frame.cursor && !this.#relatedSeen.add(frame.cursor)) return;
+    this.#emit('related', frame);
+  }
+
+  /** A frame's JSON, or null (reported) when it is not a JSON object or is past the size bound. */
+  #parse(text) {
+    if (typeof text !== 'string' || text.length > MAX_EVENT_CHARS) {
+      this.#emit('error', new FluxgateError('an unreadable frame'));
+      return null;
+    }
+    try {
+      const frame = JSON.parse(text);
+      if (frame !== null && typeof frame === 'object' && !Array.isArray(frame)) return frame;
+    } catch (unreadable) {
+      // reported below
+    }
+    this.#emit('error', new FluxgateError('an unreadable frame', { detail: text.slice(0, 200) }));
+    return null;
   }
 
   // ---- WebSocket
@@ -389,7 +502,7 @@ class FluxgateClient {
     }
     if (this.#closed) return;
     this.#token = token;
-    const wsUrl = this.url.replace(/^http/, 'ws') + '/ws/changes?access_token=' + encodeURIComponent(token);
+    const wsUrl = this.url.replace(/^http/i, 'ws') + '/ws/changes?access_token=' + encodeURIComponent(token);
     let socket;
     try {
       socket = new this.WebSocket(wsUrl);
@@ -399,25 +512,30 @@ class FluxgateClient {
     }
     this.#socket = socket;
     this.#awaiting = [];
+    this.#lastResumed = null;
     let opened = false;
     socket.onopen = () => {
       if (this.#socket !== socket) return;
       opened = true;
+      this.#blockedUpgrades = 0;
       this.#heard();
-      this.#setStatus('open');
-      for (const sub of this.#subs.values()) this.#sendSubscribe(sub);
+      this.#heartbeat.set(this.options.heartbeatMs, () => this.#checkHeartbeat());
+      // Subscribes first: a status listener that subscribes sends its own, once.
+      for (const sub of [...this.#subs.values()]) this.#sendSubscribe(sub);
+      this.#stable.set(STABLE_MS, () => this.#backoff.reset());
       this.#scheduleRefresh(this.#refresh, tokenExpiry(token), () => this.#refreshSocketToken());
+      this.#setStatus('open');
     };
     socket.onmessage = (message) => {
       if (this.#socket !== socket) return;
       this.#heard();
-      this.#onFrame(message.data);
+      const frame = this.#parse(message.data);
+      if (frame) this.#route(frame, null);
     };
     const ended = (code, reason) => {
       if (this.#socket !== socket) return;
       this.#socket = null;
-      this.#heartbeat.clear();
-      this.#refresh.clear();
+      for (const timer of [this.#heartbeat, this.#refresh, this.#stable]) timer.clear();
       if (this.#closed) return;
       if (opened) this.#socketClosed(code, reason);
       else this.#upgradeFailed(token);
@@ -425,10 +543,9 @@ class FluxgateClient {
     socket.onclose = (event) => ended(event.code, event.reason);
     // Browsers follow a failed upgrade's error with a close; some implementations (Node 20's) do not.
     socket.onerror = () => {
-      if (!opened) {
-        ended(1006, '');
-        this.#dropSocket(1000, '', socket);
-      }
+      if (opened || this.#socket !== socket) return;
+      ended(1006, '');
+      this.#dropSocket(1000, '', socket);
     };
   }
 
@@ -437,58 +554,95 @@ class FluxgateClient {
   }
 
   #sendSubscribe(sub) {
-    if (!this.#socketOpen()) return;
-    sub.status = sub.status === 'closed' ? 'closed' : 'pending';
+    if (!this.#socketOpen() || this.#subs.get(sub.id) !== sub) return;
+    sub.retry.clear();
+    const message = JSON.stringify(sub.request());
+    if (message.length > MAX_CLIENT_FRAME / 2) {
+      // Characters may take up to two bytes in the frame; past the server's bound it would close the socket.
+      this.#refuse(sub, new FluxgateError('the subscription is too large to send (filter or columns)'));
+      return;
+    }
+    if (sub.status !== 'closed') sub.status = 'pending';
+    sub.awaiting = true;
     this.#awaiting.push(sub);
-    this.#socket.send(JSON.stringify(sub.request()));
+    this.#socket.send(message);
+  }
+
+  #refuse(sub, error) {
+    if (this.#subs.get(sub.id) === sub) this.#subs.delete(sub.id);
+    if (this.#useSse) this.#closeStream(sub.id);
+    sub.deliver({ type: 'error', channel: sub.channel, error: error.code ?? 'Subscription refused', detail: error.message });
+    sub.refuse(error);
+    this.#emit('error', error);
   }
 
   #dropSocket(code, reason, socket = this.#socket) {
     if (this.#socket === socket) this.#socket = null;
-    if (socket) {
-      try {
-        socket.close(code, reason);
-      } catch (ignored) {
-        // Closing a socket that never opened may throw in some implementations.
-      }
+    if (!socket) return;
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    try {
+      socket.close(code, reason);
+    } catch (ignored) {
+      // Closing a socket that never opened may throw in some implementations.
     }
   }
 
-  /** Anything from the server proves the connection alive; silence past the heartbeat asks, then gives up. */
+  /** Anything from the server proves the connection alive. */
   #heard() {
     this.#lastHeard = Date.now();
-    this.#heartbeat.set(this.options.heartbeatMs, () => this.#checkHeartbeat());
   }
 
+  /** Silence past the heartbeat sends a ping; past the heartbeat and its timeout, the socket is given up. */
   #checkHeartbeat() {
     if (!this.#socketOpen()) return;
+    const { heartbeatMs, heartbeatTimeoutMs } = this.options;
     const silent = Date.now() - this.#lastHeard;
-    if (silent >= this.options.heartbeatMs + this.options.heartbeatTimeoutMs) {
+    if (silent < heartbeatMs) {
+      this.#heartbeat.set(heartbeatMs - silent, () => this.#checkHeartbeat());
+      return;
+    }
+    if (silent >= heartbeatMs + heartbeatTimeoutMs) {
       this.#dropSocket(4000, 'heartbeat timeout');
+      this.#stable.clear();
       this.#pendingAll();
       this.#scheduleRetry();
       return;
     }
     this.#socket.send('{"type":"ping"}');
-    this.#heartbeat.set(this.options.heartbeatTimeoutMs, () => this.#checkHeartbeat());
+    this.#heartbeat.set(heartbeatMs + heartbeatTimeoutMs - silent, () => this.#checkHeartbeat());
   }
 
   async #refreshSocketToken() {
+    const expiry = tokenExpiry(this.#token);
     let token;
     try {
       token = await this.#currentToken();
     } catch (failure) {
-      this.#emit('error', failure instanceof FluxgateError ? failure : new FluxgateError('token refresh failed: ' + failure.message));
-      return; // at expiry the server closes with 4001 and the reconnect asks again
+      if (failure?.fatal) {
+        this.#stop(failure);
+        return;
+      }
+      this.#emit('error', new FluxgateError('token refresh failed: ' + (failure?.message ?? failure)));
+      // Try again while there is time; at expiry the server closes with 4001 and the reconnect asks again.
+      this.#scheduleRefresh(this.#refresh, expiry, () => this.#refreshSocketToken());
+      return;
     }
-    if (token !== this.#token && this.#socketOpen()) {
-      this.#token = token;
-      this.#socket.send(JSON.stringify({ type: 'auth', token }));
+    if (!this.#socketOpen()) return;
+    if (token === this.#token) {
+      // The same token again (a cache that has not renewed yet): ask later.
+      this.#scheduleRefresh(this.#refresh, expiry, () => this.#refreshSocketToken());
+      return;
     }
+    this.#token = token;
+    this.#socket.send(JSON.stringify({ type: 'auth', token }));
   }
 
   #pendingAll() {
-    for (const sub of this.#subs.values()) if (sub.status === 'live') sub.status = 'pending';
+    for (const sub of this.#subs.values()) {
+      sub.awaiting = false;
+      sub.retry.clear();
+      if (sub.status === 'live') sub.status = 'pending';
+    }
   }
 
   #socketClosed(code, reason) {
@@ -496,9 +650,8 @@ class FluxgateClient {
     if (code === 4003) {
       this.#stop(new FluxgateError('access revoked', { code, fatal: true, detail: reason }));
     } else if (code === 4001) {
-      // The token expired before a fresh one reached the server: reconnect at once with a new one.
-      this.#backoff.reset();
-      this.#scheduleRetry(0);
+      // The token expired before a fresh one reached the server: reconnect soon with a new one.
+      this.#scheduleRetry(Math.min(this.#backoff.next(), 1000));
     } else {
       if (code === 1008 || code === 1009) this.#emit('error', new FluxgateError('the server closed the connection: ' + (reason || code), { code }));
       this.#scheduleRetry();
@@ -507,22 +660,28 @@ class FluxgateClient {
 
   /**
    * The upgrade did not happen, and a WebSocket does not say why: ask the same URL over plain HTTP.
-   * 401 or 403 stop the client; 429 and 503 wait as long as Retry-After says; an answer that shows
-   * the service there but no upgrade through (a proxy in between) falls back to SSE in 'auto'.
+   * 401 or 403 stop the client; 429 and 503 wait as long as Retry-After says; a service that answers
+   * plain HTTP twice in a row while upgrades fail (a proxy in between) makes 'auto' use SSE.
    */
   async #upgradeFailed(token) {
     this.#pendingAll();
     let response;
     try {
-      response = await this.fetch(this.#httpUrl('/ws/changes'), { headers: { Authorization: 'Bearer ' + token } });
+      response = await this.fetch(this.url + '/ws/changes', { headers: { Authorization: 'Bearer ' + token } });
       await response.body?.cancel?.();
     } catch (unreachable) {
+      this.#blockedUpgrades = 0;
       this.#scheduleRetry();
       return;
     }
     if (this.#closed) return;
-    if (this.#refusedFor(response)) return;
-    if (response.status === 400 && this.options.transport === 'auto') {
+    const refusal = this.#refusal(response);
+    if (refusal === 'stop') return;
+    if (refusal !== null) {
+      this.#scheduleRetry(refusal);
+      return;
+    }
+    if (response.status === 400 && this.options.transport === 'auto' && ++this.#blockedUpgrades >= 2) {
       this.#useSse = true;
       this.#emit('error', new FluxgateError('WebSocket upgrades do not get through; using Server-Sent Events', { status: 400 }));
       this.#connect();
@@ -531,70 +690,33 @@ class FluxgateClient {
     this.#scheduleRetry();
   }
 
-  /** True when {@code response} settles what happens next (stop, or wait as told). */
-  #refusedFor(response) {
-    if (response.status === 401 || response.status === 403) {
-      const what = response.status === 401 ? 'the token was refused' : 'access denied';
-      this.#stop(new FluxgateError(what, { status: response.status, fatal: true }));
-      return true;
-    }
-    if (response.status === 429 || response.status === 503) {
-      const seconds = Number(response.headers.get('Retry-After'));
-      const wait = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : this.#backoff.next();
-      this.#scheduleRetry(Math.min(wait, 5 * 60000) * (1 + Math.random() * 0.2));
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * The token function threw. Where it signs in over the network that is part of an outage, so it
-   * is retried like a connection; it is reported once it has failed five times in a row.
-   */
-  #tokenFailed(failure, retry) {
-    const error = failure instanceof FluxgateError ? failure : new FluxgateError('the token function failed: ' + (failure?.message ?? failure));
-    if (error.fatal) {
-      this.#stop(error);
-      return;
-    }
-    if (++this.#tokenFailures % 5 === 0) this.#emit('error', error);
-    retry();
-  }
-
-  #onFrame(text) {
-    let frame;
-    try {
-      frame = JSON.parse(text);
-    } catch (unreadable) {
-      this.#emit('error', new FluxgateError('an unreadable frame', { detail: String(text).slice(0, 200) }));
-      return;
-    }
-    this.#route(frame, null);
-  }
-
   /** One frame from the server; {@code streamSub} is the subscription an SSE stream belongs to. */
   #route(frame, streamSub) {
     switch (frame.type) {
-      case 'subscribed':
-      case 'snapshot_end': {
+      case 'subscribed': {
         const sub = streamSub ?? this.#answered(frame.id);
         if (!sub) return;
-        // Live again: the backoff starts over on the next drop.
-        this.#backoff.reset();
-        sub.started(frame);
-        if (frame.type === 'snapshot_end') sub.deliver(frame);
+        if (sub.requested === 'resume') this.#lastResumed = sub;
+        sub.subscribed(frame);
+        return;
+      }
+      case 'snapshot_end': {
+        const sub = streamSub ?? this.#subs.get(frame.id);
+        if (!sub || !sub.snapshotting) return;
+        sub.snapshotEnded(frame);
+        sub.deliver(frame);
         return;
       }
       case 'snapshot': {
         const sub = streamSub ?? this.#subs.get(frame.id);
-        if (sub) sub.deliver(frame);
+        if (sub && sub.snapshotting) sub.deliver(frame);
         return;
       }
       case 'database_change':
         this.#change(frame, streamSub);
         return;
       case 'resync_required':
-        for (const sub of streamSub ? [streamSub] : this.#ofChannel(frame.channel)) sub.resync(frame);
+        this.#resync(frame, streamSub);
         return;
       case 'error':
         this.#serverError(frame, streamSub);
@@ -607,58 +729,100 @@ class FluxgateClient {
     }
   }
 
-  /** The subscription a `subscribed` names, taken off the subscribes awaiting an answer. */
+  /** The subscribe a `subscribed` answers, taken off those awaiting; null when it is no longer the current one. */
   #answered(id) {
     const index = this.#awaiting.findIndex((sub) => sub.id === id);
-    if (index >= 0) this.#awaiting.splice(index, 1);
-    const sub = this.#subs.get(id);
-    return sub && sub.status !== 'closed' ? sub : null;
+    if (index < 0) return null;
+    const [sub] = this.#awaiting.splice(index, 1);
+    return this.#subs.get(id) === sub && sub.status !== 'closed' ? sub : null;
   }
 
   #change(frame, streamSub) {
     if (streamSub) {
-      // A stream carries its subscription's events and, whole, those related to the user.
+      // A stream carries its subscription's changes and, whole, those related to the user.
       if (frame.channel === streamSub.channel) streamSub.change(frame);
-      else this.#emit('related', frame);
+      else this.#emitRelated(frame);
       return;
     }
     if (!Array.isArray(frame.subscriptions)) {
-      this.#emit('related', frame);
+      this.#emitRelated(frame);
       return;
     }
     for (const id of frame.subscriptions) {
       const sub = this.#subs.get(id);
-      if (sub) sub.change(frame);
+      // Before its `subscribed`, a frame naming this id was meant for the one it replaced.
+      if (sub && !sub.awaiting && sub.status !== 'closed') sub.change(frame);
     }
+  }
+
+  /**
+   * After a resume's `subscribed` the server says at once when the cursor was past retention: that
+   * subscription's. Otherwise (a live-only channel that dropped changes) every one on the channel.
+   */
+  #resync(frame, streamSub) {
+    let subs;
+    if (streamSub) subs = [streamSub];
+    else if (this.#lastResumed?.channel === frame.channel && this.#subs.get(this.#lastResumed.id) === this.#lastResumed) subs = [this.#lastResumed];
+    else subs = this.#ofChannel(frame.channel);
+    this.#lastResumed = null;
+    for (const sub of subs) sub.resync(frame);
   }
 
   #serverError(frame, streamSub) {
     const error = new FluxgateError(frame.error + (frame.detail ? ': ' + frame.detail : ''), { code: frame.error, detail: frame.detail });
+    const late = LATE_FAILURES[frame.error];
+    if (late) {
+      // A subscription the server had accepted is gone: a refused snapshot is final, the rest retried.
+      const subs = (streamSub ? [streamSub] : this.#ofChannel(frame.channel)).filter((sub) => sub.requested === late);
+      for (const sub of subs) {
+        if (frame.error === 'Snapshot refused') {
+          this.#refuse(sub, error);
+          continue;
+        }
+        sub.deliver(frame);
+        this.#subscribeAgainLater(sub);
+      }
+      if (frame.error !== 'Snapshot refused' || subs.length === 0) this.#emit('error', error);
+      return;
+    }
     // The server answers subscribes in order: an error for the channel of the oldest one waiting is its refusal.
     const waiting = streamSub ? null : this.#awaiting[0];
     if (waiting && frame.channel === waiting.channel) {
       this.#awaiting.shift();
-      this.#subs.delete(waiting.id);
-      waiting.deliver(frame);
-      waiting.refuse(error);
-    } else {
-      for (const sub of streamSub ? [streamSub] : this.#ofChannel(frame.channel)) sub.deliver(frame);
+      if (this.#subs.get(waiting.id) === waiting) this.#refuse(waiting, error);
+      else this.#emit('error', error);
+      return;
     }
+    for (const sub of streamSub ? [streamSub] : this.#ofChannel(frame.channel)) sub.deliver(frame);
     this.#emit('error', error);
+  }
+
+  #subscribeAgainLater(sub) {
+    if (this.#useSse) {
+      const stream = this.#streams.get(sub.id);
+      if (stream) this.#retryStream(sub, stream, null);
+      return;
+    }
+    sub.awaiting = false;
+    if (sub.status === 'live') sub.status = 'pending';
+    sub.retry.set(this.#backoff.next(), () => this.#sendSubscribe(sub));
   }
 
   #ofChannel(channel) {
     return [...this.#subs.values()].filter((sub) => sub.channel === channel);
   }
 
-  // ---- Server-Sent Events: one stream per subscription, read with fetch (EventSource sends no headers)
+  // ---- Server-Sent Events: one stream (one server session) per subscription, read with fetch
+  // (EventSource sends no headers)
 
   #connectStreams() {
     for (const sub of this.#subs.values()) if (!this.#streams.has(sub.id)) this.#openStream(sub);
   }
 
   #streamStatus() {
+    if (this.#closed) return;
     const streams = [...this.#streams.values()];
+    if (streams.length === 0) return;
     if (streams.every((stream) => stream.open)) this.#setStatus('open');
     else if (streams.some((stream) => stream.retried)) this.#setStatus('reconnecting');
     else if (this.#status === 'closed') this.#setStatus('connecting');
@@ -668,16 +832,19 @@ class FluxgateClient {
     const stream = this.#streams.get(id);
     if (!stream) return;
     this.#streams.delete(id);
-    stream.timer.clear();
-    stream.refresh.clear();
+    for (const timer of [stream.silence, stream.retry, stream.refresh, stream.stable]) timer.clear();
     stream.controller.abort();
+    this.#streamStatus();
   }
 
   #openStream(sub, retried = false) {
     // A retry keeps counting its backoff; a new or refreshed stream starts it over.
     const backoff = (retried && this.#streams.get(sub.id)?.backoff) || new Backoff(this.options.backoff);
     this.#closeStream(sub.id);
-    const stream = { controller: new AbortController(), open: false, retried, timer: new Timer(), refresh: new Timer(), backoff };
+    const stream = {
+      controller: new AbortController(), open: false, retried, backoff,
+      silence: new Timer(), retry: new Timer(true), refresh: new Timer(), stable: new Timer(),
+    };
     this.#streams.set(sub.id, stream);
     this.#streamStatus();
     this.#runStream(sub, stream);
@@ -692,6 +859,7 @@ class FluxgateClient {
       if (live()) this.#tokenFailed(failure, () => this.#retryStream(sub, stream, null));
       return;
     }
+    if (!live()) return;
     const request = sub.request();
     const query = new URLSearchParams({ channel: sub.channel });
     if (request.filter) query.set('filter', JSON.stringify(request.filter));
@@ -701,14 +869,16 @@ class FluxgateClient {
     if (request.resumeFrom) headers['Last-Event-ID'] = request.resumeFrom;
     let ending = null;
     try {
-      const response = await this.fetch(this.#httpUrl('/api/changes/stream?' + query), { headers, signal: stream.controller.signal });
+      const response = await this.fetch(this.url + '/api/changes/stream?' + query, { headers, signal: stream.controller.signal });
       if (!live()) return;
       if (!response.ok) {
-        this.#streamRefused(sub, stream, response);
+        await this.#streamRefused(sub, stream, response, live);
         return;
       }
       stream.open = true;
+      stream.retried = false;
       this.#streamStatus();
+      stream.stable.set(STABLE_MS, () => stream.backoff.reset());
       this.#scheduleRefresh(stream.refresh, tokenExpiry(token), () => {
         // A stream keeps the token it opened with: reopen it with a fresh one, resuming where it is.
         if (live()) this.#openStream(sub);
@@ -723,9 +893,11 @@ class FluxgateClient {
     this.#streamEnded(sub, stream, ending);
   }
 
-  async #streamRefused(sub, stream, response) {
-    if (this.#refusedFor(response)) {
-      if (!this.#closed) this.#retryStream(sub, stream, null);
+  async #streamRefused(sub, stream, response, live) {
+    const refusal = this.#refusal(response);
+    if (refusal === 'stop') return;
+    if (refusal !== null || response.status >= 500) {
+      this.#retryStream(sub, stream, refusal);
       return;
     }
     let problem = null;
@@ -734,70 +906,46 @@ class FluxgateClient {
     } catch (notJson) {
       // The status says enough.
     }
-    const detail = problem?.detail ?? problem?.title ?? 'HTTP ' + response.status;
-    if (response.status >= 500) {
-      this.#retryStream(sub, stream, null);
-      return;
-    }
+    if (!live()) return;
     // The request itself is wrong (an invalid filter, an unknown channel): retrying cannot help.
-    const error = new FluxgateError('subscription refused: ' + detail, { status: response.status, detail: problem });
-    this.#subs.delete(sub.id);
-    this.#closeStream(sub.id);
-    sub.deliver({ type: 'error', channel: sub.channel, error: 'Subscription refused', detail });
-    sub.refuse(error);
-    this.#emit('error', error);
+    const detail = problem?.detail ?? problem?.title ?? 'HTTP ' + response.status;
+    this.#refuse(sub, new FluxgateError('subscription refused: ' + detail, { status: response.status, code: 'Subscription refused', detail: problem }));
   }
 
-  /** Reads events until the stream ends; answers the `close` event's code when the server sent one. */
+  /** Reads events until the stream ends; answers the `close` event's content when the server sent one. */
   async #readStream(response, stream, onEvent) {
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let close = null;
     const parse = eventStreamParser((event) => {
-      if (event.type === 'close') {
-        try {
-          close = JSON.parse(event.data);
-        } catch (unreadable) {
-          close = { code: 1000 };
-        }
-      } else {
-        onEvent(event);
-      }
+      if (event.type === 'close') close = this.#parse(event.data) ?? { code: 1000 };
+      else onEvent(event);
     });
     const silent = () => stream.controller.abort();
-    stream.timer.set(SSE_SILENCE_MS, silent);
+    stream.silence.set(SSE_SILENCE_MS, silent);
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      stream.timer.set(SSE_SILENCE_MS, silent);
-      if (!parse(decoder.decode(value, { stream: true }))) throw new FluxgateError('an event stream without event boundaries');
+      stream.silence.set(SSE_SILENCE_MS, silent);
+      if (!parse(decoder.decode(value, { stream: true }))) throw new FluxgateError('an event stream past the size bound');
     }
     return close;
   }
 
   #onStreamEvent(sub, event) {
-    let frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch (unreadable) {
-      return;
-    }
+    const frame = this.#parse(event.data);
+    if (!frame) return;
     if (!frame.type) frame.type = event.type;
     if (frame.type === 'database_change' && !frame.cursor && event.id) frame.cursor = event.id;
-    if (frame.type === 'subscribed' || frame.type === 'snapshot_end') {
-      const stream = this.#streams.get(sub.id);
-      if (stream) stream.backoff.reset();
-    }
     this.#route(frame, sub);
   }
 
   #streamEnded(sub, stream, close) {
-    stream.open = false;
     if (sub.status === 'live') sub.status = 'pending';
     if (close?.code === 4003) {
       this.#stop(new FluxgateError('access revoked', { code: 4003, fatal: true, detail: close.reason }));
     } else if (close?.code === 4001) {
-      this.#retryStream(sub, stream, 0);
+      this.#retryStream(sub, stream, Math.min(stream.backoff.next(), 1000));
     } else {
       this.#retryStream(sub, stream, null);
     }
@@ -807,8 +955,10 @@ class FluxgateClient {
     stream.open = false;
     stream.retried = true;
     stream.refresh.clear();
+    stream.stable.clear();
+    stream.controller.abort();
     this.#streamStatus();
-    stream.timer.set(afterMs ?? stream.backoff.next(), () => {
+    stream.retry.set(afterMs ?? stream.backoff.next(), () => {
       if (this.#streams.get(sub.id) === stream && !this.#closed) this.#openStream(sub, true);
     });
   }
@@ -816,36 +966,61 @@ class FluxgateClient {
 
 /**
  * An event-stream parser (the WHATWG rules this service's streams need): feed it text, it calls
- * onEvent({type, data, id}) for each complete event. Answers false once its buffer grows past the bound.
+ * onEvent({type, data, id}) for each complete event. Answers false once one event passes the bound
+ * (the caller then drops the stream). Each chunk is scanned once.
  */
-export function eventStreamParser(onEvent) {
-  let buffer = '';
+export function eventStreamParser(onEvent, maxEventChars = MAX_EVENT_CHARS) {
+  let line = '';
+  let pendingCr = false;
   let data = [];
+  let size = 0;
   let type = '';
   let id = null;
-  const field = (line) => {
-    if (line === '') {
+  const field = (text) => {
+    if (text === '') {
       if (data.length) onEvent({ type: type || 'message', data: data.join('\n'), id });
       data = [];
+      size = 0;
       type = '';
       id = null;
       return;
     }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const name = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (text.startsWith(':')) return;
+    const colon = text.indexOf(':');
+    const name = colon < 0 ? text : text.slice(0, colon);
+    let value = colon < 0 ? '' : text.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
     if (name === 'data') data.push(value);
     else if (name === 'event') type = value;
     else if (name === 'id') id = value;
   };
-  return (text) => {
-    buffer += text;
-    // A trailing \r may be the first half of \r\n: keep it for the next chunk.
-    const lines = buffer.split(/\r\n|\n|\r(?!$)/);
-    buffer = lines.pop();
-    lines.forEach(field);
-    return buffer.length <= SSE_MAX_BUFFER;
+  return (chunk) => {
+    let start = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      if (c === 10 && pendingCr && i === start) {
+        // The \n of a \r\n split across chunks (or right after the \r): not a second line end.
+        pendingCr = false;
+        start = i + 1;
+        continue;
+      }
+      line += chunk.slice(start, i);
+      size += line.length;
+      if (size > maxEventChars) return false;
+      field(line);
+      line = '';
+      pendingCr = c === 13;
+      if (pendingCr && chunk.charCodeAt(i + 1) === 10) {
+        pendingCr = false;
+        i++;
+      }
+      start = i + 1;
+    }
+    if (start < chunk.length) {
+      pendingCr = false;
+      line += chunk.slice(start);
+    }
+    return size + line.length <= maxEventChars;
   };
 }

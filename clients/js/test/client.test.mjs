@@ -235,27 +235,49 @@ for (const transport of ['websocket', 'sse']) {
   });
 }
 
-test('past the per-user session limit (429) it waits as Retry-After says, then connects', LONG, async () => {
-  const user = await newUser(service, 'Limited');
-  // The service allows 3 sessions per user here (FLUXGATE_CHANGES_MAX_SESSIONS_PER_USER).
-  const holders = [];
-  for (let i = 0; i < 3; i++) {
-    const { client } = connect(user.login);
-    await client.subscribe('post_changes', () => {}).ready;
-    holders.push(client);
-  }
-  const before = proxy.connections;
-  const { client, seen } = connect(user.login);
-  const sub = client.subscribe('post_changes', () => {});
-  await eventually(() => seen.statuses.includes('reconnecting'));
-  holders.pop().close();
-  await sub.ready;
-  assert.equal(sub.status, 'live');
-  assert.deepEqual(seen.errors, [], 'a limit is waited out, not reported as the end');
-  assert.ok(proxy.connections - before <= 6, 'Retry-After was honoured: ' + (proxy.connections - before) + ' connections');
-  holders.forEach((holder) => holder.close());
-  client.close();
-});
+for (const transport of ['websocket', 'sse']) {
+  test(`past the per-user session limit (429) it waits as Retry-After says, then connects (${transport})`, LONG, async () => {
+    const user = await newUser(service, 'Limited');
+    // The service allows 3 sessions per user here (FLUXGATE_CHANGES_MAX_SESSIONS_PER_USER).
+    const holders = [];
+    for (let i = 0; i < 3; i++) {
+      const { client } = connect(user.login);
+      await client.subscribe('post_changes', () => {}).ready;
+      holders.push(client);
+    }
+    const before = proxy.connections;
+    const { client, seen } = connect(user.login, { transport });
+    const sub = client.subscribe('post_changes', () => {});
+    await eventually(() => seen.statuses.includes('reconnecting'));
+    holders.pop().close();
+    await sub.ready;
+    assert.equal(sub.status, 'live');
+    assert.deepEqual(seen.errors, [], 'a limit is waited out, not reported as the end');
+    // Retry-After is 5 s: the refused attempt (and its diagnosis), then the one that connects.
+    assert.ok(proxy.connections - before <= 4, 'Retry-After was honoured: ' + (proxy.connections - before) + ' connections');
+    holders.forEach((holder) => holder.close());
+    client.close();
+  });
+
+  test(`a subscription the server refuses rejects its ready; the others go on (${transport})`, async () => {
+    const user = await newUser(service, 'Refused');
+    const { client, seen } = connect(user.login, { transport });
+    const refusedFrames = [];
+    const good = [];
+    const bad = client.subscribe('post_changes', { id: 'bad', filter: { nosuchfield: { eq: 1 } } }, (frame) => refusedFrames.push(frame));
+    const fine = client.subscribe('post_changes', { id: 'fine', filter: { authorId: { eq: user.id } } }, collect(good, 'refusal'));
+    await assert.rejects(bad.ready, (error) => !error.fatal);
+    assert.equal(bad.status, 'closed');
+    assert.equal(refusedFrames.at(-1).type, 'error');
+    await fine.ready;
+    await startWriter(service, user, 'refusal', { count: 2 }).done;
+    await eventually(() => good.length === 2);
+    assert.equal(client.status, 'open');
+    assert.equal(seen.errors.length, 1, 'the refusal is reported once');
+    assert.ok(!seen.errors[0].fatal);
+    client.close();
+  });
+}
 
 test('5,000 events through one subscription with bounded memory', LONG, async () => {
   const user = await newUser(service, 'Bulk');
