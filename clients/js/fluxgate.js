@@ -837,13 +837,13 @@ class FluxgateClient {
     this.#streamStatus();
   }
 
-  #openStream(sub, retried = false) {
+  #openStream(sub, retried = false, token = null) {
     // A retry keeps counting its backoff; a new or refreshed stream starts it over.
     const backoff = (retried && this.#streams.get(sub.id)?.backoff) || new Backoff(this.options.backoff);
     this.#closeStream(sub.id);
     const stream = {
       controller: new AbortController(), open: false, retried, backoff,
-      silence: new Timer(), retry: new Timer(true), refresh: new Timer(), stable: new Timer(),
+      silence: new Timer(), retry: new Timer(true), refresh: new Timer(), stable: new Timer(), token,
     };
     this.#streams.set(sub.id, stream);
     this.#streamStatus();
@@ -852,9 +852,9 @@ class FluxgateClient {
 
   async #runStream(sub, stream) {
     const live = () => this.#streams.get(sub.id) === stream && !this.#closed;
-    let token;
+    let token = stream.token;
     try {
-      token = await this.#currentToken();
+      token ??= await this.#currentToken();
     } catch (failure) {
       if (live()) this.#tokenFailed(failure, () => this.#retryStream(sub, stream, null));
       return;
@@ -879,10 +879,7 @@ class FluxgateClient {
       stream.retried = false;
       this.#streamStatus();
       stream.stable.set(STABLE_MS, () => stream.backoff.reset());
-      this.#scheduleRefresh(stream.refresh, tokenExpiry(token), () => {
-        // A stream keeps the token it opened with: reopen it with a fresh one, resuming where it is.
-        if (live()) this.#openStream(sub);
-      });
+      this.#scheduleStreamRefresh(sub, stream, token, live);
       ending = await this.#readStream(response, stream, (event) => {
         if (live()) this.#onStreamEvent(sub, event);
       });
@@ -891,6 +888,25 @@ class FluxgateClient {
     }
     if (!live()) return;
     this.#streamEnded(sub, stream, ending);
+  }
+
+  /** A stream keeps the token it opened with: before expiry it is reopened with a fresh one, resuming where it is. */
+  #scheduleStreamRefresh(sub, stream, token, live) {
+    const expiry = tokenExpiry(token);
+    this.#scheduleRefresh(stream.refresh, expiry, async () => {
+      let next;
+      try {
+        next = await this.#currentToken();
+      } catch (failure) {
+        if (failure?.fatal) this.#stop(failure);
+        else if (live()) this.#scheduleStreamRefresh(sub, stream, token, live);
+        return;
+      }
+      if (!live()) return;
+      // The same token again (a cache that has not renewed yet): a new stream would gain nothing.
+      if (next === token) this.#scheduleStreamRefresh(sub, stream, token, live);
+      else this.#openStream(sub, false, next);
+    });
   }
 
   async #streamRefused(sub, stream, response, live) {

@@ -14,7 +14,14 @@ import { Service, Proxy, newUser, startWriter, eventually, psql, WAIT_MS } from 
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const LONG = { timeout: 5 * 60000 };
-const service = new Service();
+// What the tests count on: tokens that expire during a test, three sessions per user, a quick start,
+// and room for the users they register from one address.
+const service = new Service({
+  FLUXGATE_SECURITY_TOKEN_TTL: '10s',
+  FLUXGATE_CHANGES_MAX_SESSIONS_PER_USER: '3',
+  FLUXGATE_WARMUP_MAX_DURATION: '0s',
+  FLUXGATE_SECURITY_THROTTLE_REGISTRATIONS_PER_ADDRESS: '1000',
+});
 let proxy;
 const clients = [];
 
@@ -44,6 +51,15 @@ function collect(events, prefix) {
   return (event) => {
     if (event.type === 'database_change' && String(event.data?.title).startsWith(prefix)) events.push(event);
   };
+}
+
+/** A client watching {@code user}'s own posts whose title starts with {@code prefix}, live. */
+async function watchOwnPosts(user, prefix, options = {}, token = user.login) {
+  const { client, seen } = connect(token, options);
+  const events = [];
+  const sub = client.subscribe('post_changes', { filter: { authorId: { eq: user.id } } }, collect(events, prefix));
+  await sub.ready;
+  return { client, seen, sub, events };
 }
 
 /** Every acknowledged post exactly once, nothing but what was written, in commit order. */
@@ -81,31 +97,29 @@ test('live delivery with a filter and columns', async () => {
   client.close();
 });
 
-test('connections cut twice while a writer posts: every post once, in order', LONG, async () => {
-  const user = await newUser(service, 'Cut Twice');
-  const { client, seen } = connect(user.login);
-  const events = [];
-  const sub = client.subscribe('post_changes', { filter: { authorId: { eq: user.id } } }, collect(events, 'cut'));
-  await sub.ready;
-  const writer = startWriter(service, user, 'cut', { count: 150 });
-  await eventually(() => writer.acked.length >= 40);
-  proxy.cut();
-  await eventually(() => writer.acked.length >= 90);
-  proxy.cut();
-  await writer.done;
-  await assertEveryPostOnceInOrder(events, writer);
-  assert.ok(seen.statuses.includes('reconnecting'), 'the drops were seen as reconnects: ' + seen.statuses);
-  assert.equal(client.status, 'open');
-  assert.deepEqual(seen.errors, []);
-  client.close();
-});
+for (const transport of ['websocket', 'sse']) {
+  test(`connections cut twice while a writer posts and tokens expire: every post once, in order (${transport})`, LONG, async () => {
+    const user = await newUser(service, 'Cut Twice');
+    const { client, seen, events } = await watchOwnPosts(user, 'cut', { transport });
+    assert.equal(client.transport, transport);
+    // About 10 s of writing: a token lifetime (FLUXGATE_SECURITY_TOKEN_TTL) passes during it.
+    const writer = startWriter(service, user, 'cut', { count: 150, pauseMs: 60 });
+    await eventually(() => writer.acked.length >= 40);
+    proxy.cut();
+    await eventually(() => writer.acked.length >= 90);
+    proxy.cut();
+    await writer.done;
+    await assertEveryPostOnceInOrder(events, writer);
+    assert.ok(seen.statuses.includes('reconnecting'), 'the drops were seen as reconnects: ' + seen.statuses);
+    await eventually(() => client.status === 'open');
+    assert.deepEqual(seen.errors, []);
+    client.close();
+  });
+}
 
 test('the service restarted under it: every post once, in order', LONG, async () => {
   const user = await newUser(service, 'Restart');
-  const { client, seen } = connect(user.login);
-  const events = [];
-  const sub = client.subscribe('post_changes', { filter: { authorId: { eq: user.id } } }, collect(events, 'restart'));
-  await sub.ready;
+  const { client, seen, events } = await watchOwnPosts(user, 'restart');
   const writer = startWriter(service, user, 'restart');
   await eventually(() => writer.acked.length >= 30);
   await service.restart();
@@ -124,13 +138,10 @@ test('the service restarted under it: every post once, in order', LONG, async ()
 test('a token that expires during the run is replaced in place: nothing lost, no reconnect', LONG, async () => {
   const user = await newUser(service, 'Expiring');
   let asked = 0;
-  const { client, seen } = connect(() => {
+  const { client, seen, events } = await watchOwnPosts(user, 'expiring', {}, () => {
     asked++;
     return user.login();
   });
-  const events = [];
-  const sub = client.subscribe('post_changes', { filter: { authorId: { eq: user.id } } }, collect(events, 'expiring'));
-  await sub.ready;
   const writer = startWriter(service, user, 'expiring', { pauseMs: 100 });
   // The service's tokens live 10 s (FLUXGATE_SECURITY_TOKEN_TTL): three lifetimes at least.
   await eventually(() => asked >= 4, 3 * WAIT_MS, 'three token refreshes');
@@ -143,10 +154,7 @@ test('a token that expires during the run is replaced in place: nothing lost, no
 
 test('without refreshing, an expired session (4001) comes back with a new token and loses nothing', LONG, async () => {
   const user = await newUser(service, 'Expired');
-  const { client, seen } = connect(user.login, { refreshToken: false });
-  const events = [];
-  const sub = client.subscribe('post_changes', { filter: { authorId: { eq: user.id } } }, collect(events, 'expired'));
-  await sub.ready;
+  const { client, seen, events } = await watchOwnPosts(user, 'expired', { refreshToken: false });
   const writer = startWriter(service, user, 'expired', { pauseMs: 100 });
   await eventually(() => seen.statuses.includes('reconnecting') && client.status === 'open', 3 * WAIT_MS, 'an expiry and a reconnect');
   const before = writer.acked.length;
@@ -172,25 +180,6 @@ for (const transport of ['websocket', 'sse']) {
     assert.equal(seen.errors.length, 1);
   });
 }
-
-test('SSE: cut twice and tokens expiring, every post once, in order', LONG, async () => {
-  const user = await newUser(service, 'Sse Cut');
-  const { client, seen } = connect(user.login, { transport: 'sse' });
-  const events = [];
-  const sub = client.subscribe('post_changes', { filter: { authorId: { eq: user.id } } }, collect(events, 'sse'));
-  await sub.ready;
-  assert.equal(client.transport, 'sse');
-  const writer = startWriter(service, user, 'sse', { count: 150, pauseMs: 60 });
-  await eventually(() => writer.acked.length >= 40);
-  proxy.cut();
-  await eventually(() => writer.acked.length >= 90);
-  proxy.cut();
-  await writer.done;
-  await assertEveryPostOnceInOrder(events, writer);
-  assert.ok(seen.statuses.includes('reconnecting'));
-  assert.deepEqual(seen.errors, []);
-  client.close();
-});
 
 test("'auto' falls back to SSE when WebSocket upgrades do not get through", async () => {
   const user = await newUser(service, 'Behind A Proxy');

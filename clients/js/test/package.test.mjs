@@ -12,7 +12,7 @@ const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 function run(command, args, cwd) {
   return new Promise((resolve, reject) => {
     execFile(command, args, { cwd, timeout: 120000 }, (failure, stdout, stderr) =>
-      failure ? reject(new Error(stderr || failure.message)) : resolve(stdout));
+      failure ? reject(new Error(stdout + stderr || failure.message)) : resolve(stdout));
   });
 }
 
@@ -31,4 +31,8 @@ test('npm pack makes a package that installs and imports by its name, with its t
     if (client.status !== 'closed' || typeof FluxgateError !== 'function') process.exit(1);
     console.log('imported');`);
   assert.equal((await run('node', ['check.mjs'], app)).trim(), 'imported');
+});
+
+test('the type declarations compile against what an application writes (tsc --strict)', async () => {
+  await run(path.join(CLIENT, 'node_modules', '.bin', 'tsc'), ['-p', path.join('test', 'types', 'tsconfig.json')], CLIENT);
 });

@@ -7,8 +7,6 @@
  */
 import { createClient } from '/client/fluxgate.js';
 
-(function () {
-
   const MAX_ROWS = 500;
   const MAX_LOG = 200;
   const MAX_QUEUE = 5000;
@@ -294,6 +292,10 @@ import { createClient } from '/client/fluxgate.js';
     client.onStatus((status) => {
       if (state.conn !== conn) return;
       if (status === 'reconnecting') log('connection lost; reconnecting and resuming each subscription');
+      state.subs.forEach((s) => {
+        if (s.handle) s.status = s.handle.status;
+        updateSubscription(s);
+      });
       renderStatus();
     });
     client.onError((error) => onClientError(conn, error));
@@ -317,6 +319,8 @@ import { createClient } from '/client/fluxgate.js';
   /** The connection is gone: subscriptions wait for the next connect or resume. */
   function connectionEnded() {
     state.subs.forEach((s) => {
+      // The client may have moved a cursor without a frame (a start point): keep where it got to.
+      s.cursor = (s.handle && s.handle.cursor) || s.cursor;
       s.status = 'pending';
       s.handle = null;
       updateSubscription(s);
@@ -332,8 +336,9 @@ import { createClient } from '/client/fluxgate.js';
     if (resume && sub.cursor) options.resumeFrom = sub.cursor;
     else if (!resume && sub.snapshot) options.snapshot = true;
     sub.status = 'pending';
-    const handle = conn.client.subscribe(sub.channel, options, (frame) => {
-      if (state.conn === conn && sub.handle === handle) onFrame(conn, sub, frame);
+    let handle = null;
+    handle = conn.client.subscribe(sub.channel, options, (frame) => {
+      if (state.conn === conn && (handle === null || sub.handle === handle)) onFrame(conn, sub, frame);
     });
     sub.handle = handle;
     handle.ready.then(() => {
@@ -343,8 +348,10 @@ import { createClient } from '/client/fluxgate.js';
       log('subscribed ' + sub.id + ' (' + sub.channel + ')' + (handle.cursor ? ' cursor ' + handle.cursor : ''));
       updateSubscription(sub);
     }, () => {
-      // Refused (an error frame, logged) or the connection closed: nothing more comes for it.
-      if (sub.handle === handle) sub.status = 'pending';
+      // Refused (its error frame is logged) or the connection closed: nothing more comes for it.
+      if (sub.handle !== handle) return;
+      sub.status = state.conn === conn ? 'refused' : 'pending';
+      updateSubscription(sub);
     });
     updateSubscription(sub);
   }
@@ -386,7 +393,10 @@ import { createClient } from '/client/fluxgate.js';
         break;
       default: break;
     }
-    sub.cursor = (sub.handle && sub.handle.cursor) || sub.cursor;
+    if (sub.handle) {
+      sub.cursor = sub.handle.cursor || sub.cursor;
+      sub.status = sub.handle.status;
+    }
     updateSubscription(sub);
   }
 
@@ -581,4 +591,3 @@ import { createClient } from '/client/fluxgate.js';
   renderStatus();
   renderCounters();
   restoreSession();
-})();

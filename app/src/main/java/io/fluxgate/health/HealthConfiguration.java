@@ -24,8 +24,7 @@ class HealthConfiguration {
                 .GET("/health/database", request -> checks.report().flatMap(report ->
                         ServerResponse.status(report.healthy() ? 200 : 503).bodyValue(report)),
                         doc("health", "databaseHealth", "Every dependency's check; 503 when one is unhealthy")
-                                .open().ok(HealthReport.class).answers(503, "A check failed", HealthReport.class)
-                                .errors(431))
+                                .open().ok(HealthReport.class).answers(503, "A check failed", HealthReport.class))
                 .build();
     }
 

@@ -3,7 +3,9 @@ package io.fluxgate.web;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 import io.swagger.v3.oas.annotations.enums.ParameterIn;
@@ -39,6 +41,9 @@ public final class ApiDocs implements Consumer<Builder> {
             431, "Too many or too large request headers",
             503, "A dependency is down or the service is overloaded; see Retry-After");
 
+    /** The ids of the operations declared open, for the document's {@code security: []} (see ApiDocsConfiguration). */
+    private static final Set<String> OPEN = ConcurrentHashMap.newKeySet();
+
     private final String tag;
     private final String operationId;
     private final String summary;
@@ -50,7 +55,13 @@ public final class ApiDocs implements Consumer<Builder> {
         this.tag = tag;
         this.operationId = operationId;
         this.summary = summary;
+        errors.put(431, ERRORS.get(431));
         errors.put(503, ERRORS.get(503));
+    }
+
+    /** Whether the operation of this id was declared {@link #open()}: only those are published as public. */
+    static boolean isOpen(String operationId) {
+        return OPEN.contains(operationId);
     }
 
     public static ApiDocs doc(String tag, String operationId, String summary) {
@@ -151,7 +162,9 @@ public final class ApiDocs implements Consumer<Builder> {
         operation.operationId(operationId).tag(tag).summary(summary);
         parts.forEach(part -> part.accept(operation));
         Map<Integer, String> answers = new TreeMap<>(errors);
-        if (!open) {
+        if (open) {
+            OPEN.add(operationId);
+        } else {
             operation.security(securityRequirementBuilder().name(BEARER));
             answers.put(401, ERRORS.get(401));
         }

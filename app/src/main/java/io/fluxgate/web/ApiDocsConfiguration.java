@@ -46,13 +46,14 @@ class ApiDocsConfiguration {
     }
 
     /**
-     * An operation that needs no token says so with an empty requirement list: a reader (or a
-     * linter) cannot tell an omission from a public endpoint otherwise.
+     * An operation declared open ({@link ApiDocs#open()}) says so with an empty requirement list: a
+     * reader (or a linter) cannot tell an omission from a public endpoint otherwise. One that
+     * declares neither keeps no list, and the document's tests and lint fail on it.
      */
     @Bean
     OpenApiCustomizer publicOperationsSaySo() {
         return openApi -> openApi.getPaths().values().forEach(path -> path.readOperations().forEach(operation -> {
-            if (operation.getSecurity() == null) {
+            if (operation.getSecurity() == null && ApiDocs.isOpen(operation.getOperationId())) {
                 operation.setSecurity(new ArrayList<>());
             }
         }));

@@ -115,6 +115,13 @@ class ChangeStreamTest extends IntegrationTest {
                 .expectBody(String.class).value(body -> assertThat(body)
                         .contains("Only WebSocket upgrades are served here")
                         .doesNotContain(user.token()).doesNotContain("Authorization"));
+        // An upgrade whose Connection header a proxy dropped: the other reason the handshake gives.
+        client.get().uri("/ws/changes").header("Authorization", "Bearer " + user.token())
+                .header("Upgrade", "websocket").header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+                .header("Sec-WebSocket-Version", "13").exchange()
+                .expectStatus().isBadRequest()
+                .expectBody(String.class).value(body -> assertThat(body)
+                        .contains("Only WebSocket upgrades are served here").doesNotContain(user.token()));
     }
 
     @Test

@@ -36,7 +36,7 @@ class ConsolePageTest extends IntegrationTest {
     @Test
     void theJavaScriptClientIsServedAsTheRepositoryHoldsItUnderTheSamePolicy() throws Exception {
         String source = Files.readString(Path.of("..", "clients", "js", "fluxgate.js"));
-        client.get().uri("/client/fluxgate.js").exchange()
+        client.get().uri("/client/fluxgate.js").header(HttpHeaders.ORIGIN, "https://elsewhere.example").exchange()
                 .expectStatus().isOk()
                 .expectHeader().contentTypeCompatibleWith("text/javascript")
                 .expectHeader().valueEquals("Content-Security-Policy", ConsoleRoutes.POLICY)
@@ -44,7 +44,10 @@ class ConsolePageTest extends IntegrationTest {
                 .expectHeader().valueEquals(HttpHeaders.CACHE_CONTROL, "no-cache")
                 .expectHeader().doesNotExist(HttpHeaders.ACCESS_CONTROL_ALLOW_ORIGIN)
                 .expectBody(String.class).isEqualTo(source);
-        client.get().uri("/client/other.js").exchange().expectStatus().is4xxClientError();
+        // Only that one file is public: anything else under /client/ is not served to anyone.
+        client.get().uri("/client/other.js").exchange().expectStatus().isUnauthorized();
+        client.get().uri("/client/other.js").headers(headers -> headers.setBearerAuth(newUser("Reader").token()))
+                .exchange().expectStatus().isNotFound();
     }
 
     @Test

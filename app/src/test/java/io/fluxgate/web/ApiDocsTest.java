@@ -77,6 +77,13 @@ class ApiDocsTest extends IntegrationTest {
             boolean open = operation.path("security").isEmpty();
             if (!open) {
                 assertThat(responses.propertyNames()).as("%s may answer 401", route).contains("401");
+            } else {
+                // Published as public: it is, for a caller without a token.
+                int status = client.method(org.springframework.http.HttpMethod.valueOf(methodAndPath[0]))
+                        .uri(methodAndPath[1].replaceAll("\\{[^}]+}", "1"))
+                        .contentType(org.springframework.http.MediaType.APPLICATION_JSON).bodyValue("{}")
+                        .exchange().returnResult(Void.class).getStatus().value();
+                assertThat(status).as("%s answers a caller without a token", route).isNotIn(401, 403);
             }
             if (methodAndPath[1].startsWith("/api/admin/")) {
                 assertThat(open).as("%s needs a token", route).isFalse();
