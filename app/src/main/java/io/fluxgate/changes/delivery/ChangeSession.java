@@ -1,13 +1,8 @@
 package io.fluxgate.changes.delivery;
 
-import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -15,7 +10,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import io.fluxgate.changes.ChangeStreamMetrics;
 import io.fluxgate.changes.hub.ChangeEvent;
 import io.fluxgate.changes.hub.ChangeFrames;
-import io.fluxgate.changes.hub.Channels;
 import io.fluxgate.changes.hub.LiveChangeSource;
 import io.fluxgate.changes.hub.Position;
 import io.fluxgate.security.Caller;
@@ -38,8 +32,6 @@ public final class ChangeSession {
 
     private static final Logger log = LoggerFactory.getLogger(ChangeSession.class);
 
-    private static final Duration VERIFY_TIMEOUT = Duration.ofSeconds(5);
-    private static final int MAX_TOKEN_LENGTH = 8192;
     static final Outbound.Close TOKEN_EXPIRED = new Outbound.Close(4001, "token expired");
     static final Outbound.Close ACCESS_REVOKED = new Outbound.Close(4003, "access revoked");
     static final Outbound.Close RESUME_FAILED = new Outbound.Close(1011, "resume failed; reconnect");
@@ -64,12 +56,15 @@ public final class ChangeSession {
     private volatile SessionState state;
     /** Its resumes and snapshots; set when it runs. */
     private SessionReads reads;
+    /** Its subscribes and unsubscribes; set when it runs. */
+    private SubscriptionCommands commands;
     /** A resume or snapshot is being read for this session (its feed's catch-ups are the feed's to tell). */
     private volatile boolean readingLog;
     /** Why the session must end (expiry, revocation, shutdown): set from outside the serial step. */
     private final Sinks.One<Outbound.Close> ending = Sinks.one();
-    /** Live-only channels subscribed to; read by their sources' threads. */
-    private volatile Set<String> liveChannels = Set.of();
+    /** Live-only channels subscribed to, and their events. */
+    private final LiveChannels liveChannels;
+    private final TokenSwap tokens;
     /** Commit to handling, in ms, of the last event this session handled (live or replayed); for the inspector. */
     private volatile long lastLagMs;
     /** Inputs taken in and not yet handled: while any are, live events wait their turn behind them. */
@@ -89,6 +84,8 @@ public final class ChangeSession {
         this.frames = context.frames();
         this.executor = executor;
         this.interest = new Interest(Interest.logFilterFor(caller));
+        this.liveChannels = new LiveChannels(context.liveSources(), context.metrics());
+        this.tokens = new TokenSwap(context.authority(), frames);
     }
 
     /**
@@ -104,7 +101,9 @@ public final class ChangeSession {
         return Flux.defer(() -> {
             Position start = context.feed().head();
             state = new SessionState(opened, start);
-            reads = new SessionReads(context, state, this::drop, this::handled);
+            commands = new SubscriptionCommands(state, interest, liveChannels, context, this::whileReadingLog);
+            reads = new SessionReads(context, state, commands::drop, this::handled);
+            commands.readWith(reads);
             interest.set(Interest.routeFor(caller(), List.of()));
             if (direct != null) {
                 interest.express(this::deliverNow);
@@ -117,7 +116,7 @@ public final class ChangeSession {
             // cuts the serial step short, whatever it is doing (a snapshot, a replay), and closes.
             AtomicReference<Outbound.Close> closing = new AtomicReference<>();
             Mono<Outbound.Close> ends = ending.asMono().doOnNext(closing::set);
-            return Flux.merge(messages, changes, counted(liveChanges()))
+            return Flux.merge(messages, changes, counted(liveChannels.inputs()))
                     .takeWhile(input -> !(input instanceof ClientMessage.Closed))
                     .concatMap(input -> direct == null ? handleGuarded(input)
                             : handleGuarded(input).doFinally(signal -> inputs.decrementAndGet()))
@@ -240,19 +239,19 @@ public final class ChangeSession {
             return framed(state.live(change.event()));
         }
         if (input instanceof ClientMessage.Subscribe subscribe) {
-            return subscribe(subscribe);
+            return commands.subscribe(subscribe);
         }
         if (input instanceof ClientMessage.Unsubscribe unsubscribe) {
-            return unsubscribe(unsubscribe);
+            return commands.unsubscribe(unsubscribe);
         }
         if (input instanceof ClientMessage.Ping) {
             return Flux.just(frames.pong());
         }
         if (input instanceof ClientMessage.Resume resume) {
-            return whileReadingLog(reads.resumeAll(resume.cursor(), liveChannels));
+            return whileReadingLog(reads.resumeAll(resume.cursor(), liveChannels.subscribed()));
         }
         if (input instanceof ClientMessage.Auth auth) {
-            return auth(auth.token());
+            return tokens.swap(auth.token(), state.caller(), this::tokenSwapped);
         }
         if (input instanceof ClientMessage.Invalid invalid) {
             return Flux.just(frames.error(invalid.error(), null, null));
@@ -268,126 +267,16 @@ public final class ChangeSession {
         return delivery == null ? Flux.empty() : Flux.just(delivery.frame(frames));
     }
 
-    /** Events of live-only channels this client subscribed to; a slow client loses some and is told so. */
-    private Flux<SessionInput> liveChanges() {
-        return Flux.fromIterable(context.liveSources()).flatMap(source -> {
-            AtomicBoolean dropped = new AtomicBoolean();
-            return source.events()
-                    .filter(event -> liveChannels.contains(source.channel()))
-                    .onBackpressureDrop(event -> {
-                        dropped.set(true);
-                        context.metrics().overflows.increment();
-                    })
-                    .flatMapIterable(event -> dropped.getAndSet(false)
-                            ? List.of(new SessionInput.LiveDropped(source.channel()), new SessionInput.Change(event))
-                            : List.of(new SessionInput.Change(event)));
-        });
-    }
-
-    // ---- subscriptions
-
-    private Flux<Outbound> subscribe(ClientMessage.Subscribe request) {
-        SubscribeCheck.Result checked = SubscribeCheck.check(request, state, context.maxSubscriptions());
-        if (checked instanceof SubscribeCheck.Refused refused) {
-            return error(refused.error(), request.channel(), refused.detail());
-        }
-        Subscription subscription = ((SubscribeCheck.Accepted) checked).subscription();
-        Position cursor = ((SubscribeCheck.Accepted) checked).cursor();
-        String channel = subscription.channel();
-        boolean logged = Channels.DATABASE.contains(channel);
-        // The route takes the subscription in before the live position is read: every event after
-        // that position reaches the session. The subscription's stream starts exactly there.
-        List<Subscription> next = new ArrayList<>(state.subscriptions());
-        next.removeIf(other -> other.id().equals(subscription.id()));
-        next.add(subscription);
-        interest.set(Interest.routeFor(caller(), next));
-        Position live = logged ? context.feed().head() : null;
-        // A cursor from a replica further ahead: what lies between is the client's already.
-        Position start = !logged ? null : cursor == null ? live : Position.max(live, cursor);
-        state.add(subscription, start);
-        liveChannelsChanged();
-        Flux<Outbound> ack = Flux.just(frames.subscribed(channel, request.id(), live));
-        if (cursor != null && !logged) {
-            return ack.concatWith(resync(channel));
-        }
-        if (request.snapshot()) {
-            return ack.concatWith(whileReadingLog(reads.snapshot(subscription)));
-        }
-        return cursor == null ? ack : ack.concatWith(whileReadingLog(reads.resume(subscription, cursor, start)));
-    }
-
     /** Marks the session as replaying while {@code reading} runs (the inspector shows it). */
     private Flux<Outbound> whileReadingLog(Flux<Outbound> reading) {
         return reading.doFirst(() -> readingLog = true).doFinally(signal -> readingLog = false);
     }
 
-    private void drop(Subscription subscription) {
-        if (state.remove(subscription)) {
-            subscriptionsChanged();
-        }
-    }
-
-    private Flux<Outbound> unsubscribe(ClientMessage.Unsubscribe request) {
-        String channel = request.channel();
-        List<String> removed;
-        if (request.id() != null) {
-            Subscription subscription = state.subscription(request.id());
-            if (subscription == null || (channel != null && !channel.equals(subscription.channel()))) {
-                return error("Unknown subscription", channel, null);
-            }
-            channel = subscription.channel();
-            state.remove(subscription);
-            removed = List.of(request.id());
-        } else {
-            if (!Channels.ALL.contains(channel)) {
-                return error("Unknown channel", channel, null);
-            }
-            removed = state.removeChannel(channel);
-        }
-        subscriptionsChanged();
-        return Flux.just(frames.unsubscribed(channel, removed));
-    }
-
-    /** Tells the feed and the live-only sources what the session now wants. */
-    private void subscriptionsChanged() {
-        liveChannelsChanged();
-        interest.set(Interest.routeFor(caller(), state.subscriptions()));
-    }
-
-    private void liveChannelsChanged() {
-        Set<String> live = new HashSet<>();
-        for (Subscription subscription : state.subscriptions()) {
-            if (!Channels.DATABASE.contains(subscription.channel())) {
-                live.add(subscription.channel());
-            }
-        }
-        liveChannels = Set.copyOf(live);
-    }
-
-    // ---- authority
-
-    /**
-     * Replaces the session's token with a fresh one of the same user. While it is checked the session
-     * waits; a bad token changes nothing.
-     */
-    private Flux<Outbound> auth(String token) {
-        if (token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
-            return error("Invalid token", null, null);
-        }
-        return context.authority().verify(token)
-                .timeout(VERIFY_TIMEOUT)
-                .map(next -> {
-                    if (next.id() != state.caller().id()) {
-                        return frames.error("Invalid token", null, "The token is for another user");
-                    }
-                    state.caller(next);
-                    interest.setLogFilter(Interest.logFilterFor(next));
-                    subscriptionsChanged();
-                    return frames.authOk(next.expiresAt());
-                })
-                .onErrorResume(invalid -> Mono.just(frames.error("Invalid token", null, null)))
-                .cast(Outbound.class)
-                .flux();
+    /** A fresh token of the same user took over: what it may see is judged by it from now on. */
+    private void tokenSwapped(Caller next) {
+        state.caller(next);
+        interest.setLogFilter(Interest.logFilterFor(next));
+        commands.changed();
     }
 
     // ---- frames

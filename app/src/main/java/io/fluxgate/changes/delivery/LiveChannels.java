@@ -1,0 +1,65 @@
+package io.fluxgate.changes.delivery;
+
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.fluxgate.changes.ChangeStreamMetrics;
+import io.fluxgate.changes.hub.Channels;
+import io.fluxgate.changes.hub.LiveChangeSource;
+import reactor.core.publisher.Flux;
+
+/**
+ * A session's live-only channels (those with no log, such as MongoDB profiles): which of them it
+ * subscribes to, and their events as session inputs. Nothing is replayed on these channels; a
+ * session that reads too slowly loses some and is told ({@link SessionInput.LiveDropped}).
+ */
+final class LiveChannels {
+
+    private final List<LiveChangeSource> sources;
+    private final ChangeStreamMetrics metrics;
+    /** Read by the sources' threads; replaced, never mutated. */
+    private volatile Set<String> subscribed = Set.of();
+
+    LiveChannels(List<LiveChangeSource> sources, ChangeStreamMetrics metrics) {
+        this.sources = sources;
+        this.metrics = metrics;
+    }
+
+    /** The live-only channels among {@code subscriptions}' channels. */
+    void follow(Collection<Subscription> subscriptions) {
+        Set<String> live = new HashSet<>();
+        for (Subscription subscription : subscriptions) {
+            if (!Channels.DATABASE.contains(subscription.channel())) {
+                live.add(subscription.channel());
+            }
+        }
+        subscribed = Set.copyOf(live);
+    }
+
+    boolean contains(String channel) {
+        return subscribed.contains(channel);
+    }
+
+    Set<String> subscribed() {
+        return subscribed;
+    }
+
+    /** Events of the followed channels; past what the session takes in, a drop and then a note of it. */
+    Flux<SessionInput> inputs() {
+        return Flux.fromIterable(sources).flatMap(source -> {
+            AtomicBoolean dropped = new AtomicBoolean();
+            return source.events()
+                    .filter(event -> subscribed.contains(source.channel()))
+                    .onBackpressureDrop(event -> {
+                        dropped.set(true);
+                        metrics.overflows.increment();
+                    })
+                    .flatMapIterable(event -> dropped.getAndSet(false)
+                            ? List.of(new SessionInput.LiveDropped(source.channel()), new SessionInput.Change(event))
+                            : List.of(new SessionInput.Change(event)));
+        });
+    }
+}
