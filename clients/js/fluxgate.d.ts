@@ -56,6 +56,8 @@ export interface ClientOptions {
   refreshToken?: boolean;
   /** Cursors remembered per subscription to drop repeats across a reconnect. Default 512. */
   dedupeWindow?: number;
+  /** Aborting it closes the client, as close() does. */
+  signal?: AbortSignal;
 }
 
 /** What the client needs of a WebSocket class: the browser's, Node 22's, or the `ws` package's. */
@@ -80,6 +82,8 @@ export interface SubscribeOptions {
   snapshot?: boolean;
   /** Continue after this cursor: every change committed since, then the live stream. */
   resumeFrom?: string;
+  /** Aborting it unsubscribes, as unsubscribe() does. */
+  signal?: AbortSignal;
 }
 
 export interface Subscription {

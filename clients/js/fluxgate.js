@@ -112,6 +112,13 @@ export function tokenExpiry(token) {
   }
 }
 
+/** Runs {@code action} once {@code signal} aborts (at once if it has); nothing without a signal. */
+function whenAborted(signal, action) {
+  if (!signal) return;
+  if (signal.aborted) queueMicrotask(action);
+  else signal.addEventListener('abort', action, { once: true });
+}
+
 /** What the server would refuse without naming the subscription: refused here, before anything is sent. */
 function checkSubscribe(channel, options) {
   if (typeof channel !== 'string' || channel === '') throw new TypeError('channel must be a non-empty string');
@@ -125,6 +132,7 @@ function checkSubscribe(channel, options) {
     throw new TypeError('filter must be an object');
   }
   if (options.resumeFrom != null && typeof options.resumeFrom !== 'string') throw new TypeError('resumeFrom must be a cursor string');
+  if (options.signal != null && typeof options.signal.addEventListener !== 'function') throw new TypeError('signal must be an AbortSignal');
 }
 
 class Subscription {
@@ -282,6 +290,7 @@ class FluxgateClient {
     }
     this.#backoff = new Backoff(this.options.backoff);
     this.#relatedSeen = new RecentCursors(this.options.dedupeWindow);
+    whenAborted(options.signal, () => this.close());
   }
 
   /** 'connecting' | 'open' | 'reconnecting' | 'closed' (also before the first subscription). */
@@ -314,6 +323,7 @@ class FluxgateClient {
     this.#subs.set(id, sub);
     // The server replaces a subscription of the same id: so does the client.
     if (previous) previous.refuse(new FluxgateError('replaced by a new subscription with the same id'));
+    whenAborted(options.signal, () => sub.unsubscribe());
     if (!this.#started) {
       this.#started = true;
       this.#connect();

@@ -224,6 +224,27 @@ for (const transport of ['websocket', 'sse']) {
   });
 }
 
+test('an AbortSignal ends a subscription, or the whole client', async () => {
+  const user = await newUser(service, 'Aborter');
+  const clientSignal = new AbortController();
+  const { client } = connect(user.login, { signal: clientSignal.signal });
+  const kept = [];
+  const aborted = [];
+  const filter = { authorId: { eq: user.id } };
+  const subSignal = new AbortController();
+  const keep = client.subscribe('post_changes', { filter }, collect(kept, 'abort'));
+  const stop = client.subscribe('post_changes', { filter, signal: subSignal.signal }, collect(aborted, 'abort'));
+  await Promise.all([keep.ready, stop.ready]);
+  subSignal.abort();
+  assert.equal(stop.status, 'closed');
+  await startWriter(service, user, 'abort', { count: 2 }).done;
+  await eventually(() => kept.length === 2);
+  assert.deepEqual(aborted, []);
+  clientSignal.abort();
+  assert.equal(client.status, 'closed');
+  assert.equal(keep.status, 'closed');
+});
+
 for (const transport of ['websocket', 'sse']) {
   test(`past the per-user session limit (429) it waits as Retry-After says, then connects (${transport})`, LONG, async () => {
     const user = await newUser(service, 'Limited');

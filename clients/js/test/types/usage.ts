@@ -13,6 +13,9 @@ const sub = client.subscribe<Post>('post_changes', { id: 'mine', filter: { autho
     else if (frame.type === 'snapshot') console.log(frame.data.map((row) => row.id));
   });
 const plain = client.subscribe('user_changes', (frame) => console.log(frame.type));
+const leaving = new AbortController();
+client.subscribe('account_changes', { signal: leaving.signal }, () => {});
+leaving.abort();
 void sub.ready.then((live) => console.log(live.cursor, live.status));
 plain.unsubscribe();
 console.log(client.transport === 'sse' || client.status === 'open');
