@@ -64,7 +64,6 @@ public final class ChangeSession {
     private final Sinks.One<Outbound.Close> ending = Sinks.one();
     /** Live-only channels subscribed to, and their events. */
     private final LiveChannels liveChannels;
-    private final TokenSwap tokens;
     /** Commit to handling, in ms, of the last event this session handled (live or replayed); for the inspector. */
     private volatile long lastLagMs;
     /** Inputs taken in and not yet handled: while any are, live events wait their turn behind them. */
@@ -85,7 +84,6 @@ public final class ChangeSession {
         this.executor = executor;
         this.interest = new Interest(Interest.logFilterFor(caller));
         this.liveChannels = new LiveChannels(context.liveSources(), context.metrics());
-        this.tokens = new TokenSwap(context.authority(), frames);
     }
 
     /**
@@ -251,7 +249,7 @@ public final class ChangeSession {
             return whileReadingLog(reads.resumeAll(resume.cursor(), liveChannels.subscribed()));
         }
         if (input instanceof ClientMessage.Auth auth) {
-            return tokens.swap(auth.token(), state.caller(), this::tokenSwapped);
+            return TokenSwap.swap(context.authority(), frames, auth.token(), state.caller(), this::tokenSwapped);
         }
         if (input instanceof ClientMessage.Invalid invalid) {
             return Flux.just(frames.error(invalid.error(), null, null));

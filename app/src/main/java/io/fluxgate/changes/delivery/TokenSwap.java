@@ -18,16 +18,16 @@ final class TokenSwap {
     private static final Duration VERIFY_TIMEOUT = Duration.ofSeconds(5);
     private static final int MAX_TOKEN_LENGTH = 8192;
 
-    private final Authority authority;
-    private final ChangeFrames frames;
-
-    TokenSwap(Authority authority, ChangeFrames frames) {
-        this.authority = authority;
-        this.frames = frames;
+    private TokenSwap() {
     }
 
-    /** @param accepted takes the new caller (same user, checked) before {@code auth_ok} is sent */
-    Flux<Outbound> swap(String token, Caller current, Consumer<Caller> accepted) {
+    /**
+     * Stateless, so no session holds one.
+     *
+     * @param accepted takes the new caller (same user, checked) before {@code auth_ok} is sent
+     */
+    static Flux<Outbound> swap(Authority authority, ChangeFrames frames, String token, Caller current,
+            Consumer<Caller> accepted) {
         if (token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
             return Flux.just(frames.error("Invalid token", null, null));
         }
