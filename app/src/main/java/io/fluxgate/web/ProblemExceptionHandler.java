@@ -126,10 +126,6 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
                     List.of(new FieldViolation(path(json), "Invalid value")));
         }
         String reason = input.getReason() != null ? input.getReason() : "Invalid request";
-        if (reason.startsWith("Invalid 'Upgrade' header") || reason.startsWith("Invalid 'Connection' header")) {
-            // The WebSocket handshake's reasons list every request header, the bearer token among them.
-            reason = "Only WebSocket upgrades are served here";
-        }
         return problems.write(exchange, HttpStatus.BAD_REQUEST, reason, List.of());
     }
 

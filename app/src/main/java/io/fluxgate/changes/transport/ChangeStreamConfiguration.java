@@ -37,6 +37,7 @@ import org.springframework.web.reactive.socket.WebSocketHandler;
 import org.springframework.web.reactive.socket.server.WebSocketService;
 import org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService;
 import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.ServerWebInputException;
 import org.springframework.web.server.WebFilter;
 
 import static io.fluxgate.web.ApiDocs.doc;
@@ -51,9 +52,14 @@ public class ChangeStreamConfiguration {
         return new SimpleUrlHandlerMapping(Map.of(PATH, handler), Ordered.HIGHEST_PRECEDENCE);
     }
 
+    /** What a request that is not a proper WebSocket upgrade is told. */
+    static final String NOT_AN_UPGRADE = "Only WebSocket upgrades are served here";
+
     /**
      * Hands {@link ChangeWebSocketHandler} the connection's Netty channel with each upgrade: its
      * session takes its events on the channel's event loop and writes its frames to the channel there.
+     * A request the handshake refuses gets our reason: the framework's repeat the request's headers,
+     * the bearer token among them.
      */
     @Bean
     WebFluxConfigurer changeStreamWebSocketService() {
@@ -63,6 +69,12 @@ public class ChangeStreamConfiguration {
                 return new HandshakeWebSocketService() {
                     @Override
                     public Mono<Void> handleRequest(ServerWebExchange exchange, WebSocketHandler handler) {
+                        return Mono.defer(() -> handshake(exchange, handler))
+                                .onErrorMap(ServerWebInputException.class,
+                                        refused -> new ServerWebInputException(NOT_AN_UPGRADE));
+                    }
+
+                    private Mono<Void> handshake(ServerWebExchange exchange, WebSocketHandler handler) {
                         if (handler instanceof ChangeWebSocketHandler changes) {
                             Channel channel = channelOf(exchange.getRequest());
                             if (channel != null) {
