@@ -1,18 +1,21 @@
--- The capture trigger function, as it stands now: the one definition to edit. Flyway runs a
--- repeatable migration again whenever this file changes, after the versioned ones, so V2 to V4
--- keep their historical copies untouched and this file always has the last word.
+-- The capture rules, as they stand now: the one definition to edit, used by both capture modes.
+-- Flyway runs a repeatable migration again whenever this file changes, after the versioned ones,
+-- so V2 to V6 keep their historical copies untouched and this file always has the last word.
 --
--- Each captured row change writes one change_log row in the writer's transaction (secret columns
--- removed, related user ids computed from the columns the trigger names) and wakes the listeners.
--- Trigger arguments: the channel, then the columns holding related user ids; a column prefixed
--- with '-' is ignored when deciding whether an UPDATE changed anything (activity stamps).
+-- Which tables are captured, on which channel, and with which related-user columns is said once,
+-- by each table's capture trigger and its arguments: the channel, then the columns holding
+-- related user ids; a column prefixed with '-' is ignored when deciding whether an UPDATE changed
+-- anything (activity stamps). In trigger mode the trigger runs change_log_entry in the writer's
+-- transaction; in logical mode the triggers are disabled and the capture leader runs the same
+-- change_log_entry, with the same arguments read from the trigger, on the decoded rows.
+--
 -- Columns that are nobody else's business never reach the change log: the password hash, the
 -- token version, and a transfer's idempotency key.
-CREATE OR REPLACE FUNCTION change_log_capture() RETURNS trigger
+CREATE OR REPLACE FUNCTION change_log_entry(args TEXT[], tbl TEXT, op TEXT, new_row JSONB, old_row JSONB)
+RETURNS BOOLEAN
 LANGUAGE plpgsql AS $$
 DECLARE
     hidden   CONSTANT TEXT[] := ARRAY['password', 'token_version', 'idempotency_key'];
-    changed  RECORD;
     data     JSONB;
     previous JSONB;
     related  BIGINT[] := '{}';
@@ -21,21 +24,20 @@ DECLARE
     tx       TEXT := pg_current_xact_id()::text;
     first    BOOLEAN;
 BEGIN
-    FOR i IN 1 .. TG_NARGS - 1 LOOP
-        IF left(TG_ARGV[i], 1) = '-' THEN
-            ignored := ignored || substr(TG_ARGV[i], 2);
+    FOR i IN 2 .. cardinality(args) LOOP
+        IF left(args[i], 1) = '-' THEN
+            ignored := ignored || substr(args[i], 2);
         END IF;
     END LOOP;
-    IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
-    data := to_jsonb(changed) - hidden;
-    IF TG_OP = 'UPDATE' AND cardinality(ignored) > 0 THEN
-        previous := to_jsonb(OLD) - hidden;
+    IF op = 'DELETE' THEN data := old_row - hidden; ELSE data := new_row - hidden; END IF;
+    IF op = 'UPDATE' AND cardinality(ignored) > 0 THEN
+        previous := old_row - hidden;
         IF (data - ignored) = (previous - ignored) THEN
-            RETURN NULL;
+            RETURN false;
         END IF;
     END IF;
-    FOR i IN 1 .. TG_NARGS - 1 LOOP
-        col := TG_ARGV[i];
+    FOR i IN 2 .. cardinality(args) LOOP
+        col := args[i];
         IF left(col, 1) <> '-' AND data ->> col IS NOT NULL THEN
             related := related || (data ->> col)::BIGINT;
         END IF;
@@ -45,8 +47,83 @@ BEGIN
         PERFORM set_config('fluxgate.logged_tx', tx, true);
     END IF;
     INSERT INTO change_log (channel, table_name, operation, row_data, user_ids, first_in_tx)
-    VALUES (TG_ARGV[0], TG_TABLE_NAME, TG_OP, data, related, first);
-    PERFORM pg_notify(TG_ARGV[0], '');
+    VALUES (args[1], tbl, op, data, related, first);
+    RETURN true;
+END;
+$$;
+
+-- Trigger mode: each captured row change is logged in the writer's transaction and wakes the
+-- listeners (a constant payload, folded once per transaction).
+CREATE OR REPLACE FUNCTION change_log_capture() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- TG_ARGV counts from 0; the slice counts from 1, as change_log_entry expects.
+    IF change_log_entry(TG_ARGV[0:TG_NARGS - 1], TG_TABLE_NAME, TG_OP,
+            CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END,
+            CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END) THEN
+        PERFORM pg_notify(TG_ARGV[0], '');
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- The arguments of a table's capture trigger: channel, then related-user columns.
+CREATE OR REPLACE FUNCTION change_log_capture_args(tbl REGCLASS) RETURNS TEXT[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_remove(string_to_array(encode(t.tgargs, 'escape'), '\000'), '')
+      FROM pg_trigger t
+     WHERE t.tgrelid = tbl AND t.tgfoid = 'change_log_capture'::regproc
+$$;
+
+-- Logical mode: the capture leader appends a run of decoded changes of one table, in order.
+-- Each element of rows is {"op": ..., "n": new row, "o": old row}, rows as JSON objects of the
+-- columns' text forms (json and jsonb columns as JSON): typed here through the table's own row
+-- type, so row_data is exactly what to_jsonb gives in trigger mode. The leader's transaction sets
+-- fluxgate.source_lsn and fluxgate.source_committed_at (see change_log_commit). Wakes the
+-- listeners once. Returns the number of entries logged.
+CREATE OR REPLACE FUNCTION change_log_append(tbl REGCLASS, rows JSONB) RETURNS INTEGER
+LANGUAGE plpgsql AS $$
+DECLARE
+    args   TEXT[] := change_log_capture_args(tbl);
+    name   TEXT;
+    typed  RECORD;
+    logged INTEGER := 0;
+BEGIN
+    IF args IS NULL THEN
+        RAISE EXCEPTION 'table % has no capture trigger', tbl;
+    END IF;
+    SELECT c.relname INTO name FROM pg_class c WHERE c.oid = tbl;
+    FOR typed IN EXECUTE format(
+            'SELECT r.op,'
+            || ' CASE WHEN r.n IS NULL THEN NULL ELSE to_jsonb(jsonb_populate_record(NULL::%1$s, r.n)) END AS n,'
+            || ' CASE WHEN r.o IS NULL THEN NULL ELSE to_jsonb(jsonb_populate_record(NULL::%1$s, r.o)) END AS o'
+            || ' FROM ROWS FROM (jsonb_to_recordset($1) AS (op TEXT, n JSONB, o JSONB))'
+            || ' WITH ORDINALITY AS r(op, n, o, ord) ORDER BY r.ord', tbl) USING rows
+    LOOP
+        IF change_log_entry(args, name, typed.op, typed.n, typed.o) THEN
+            logged := logged + 1;
+        END IF;
+    END LOOP;
+    IF logged > 0 THEN
+        PERFORM pg_notify(args[1], '');
+    END IF;
+    RETURN logged;
+END;
+$$;
+
+-- Runs at COMMIT, once per transaction that logged changes. Held until this transaction is
+-- visible, so commit_seq order is commit order. In logical mode the leader says which decoded
+-- transaction this is and when it committed; source_lsn is unique, so the same one cannot be
+-- appended twice.
+CREATE OR REPLACE FUNCTION change_log_commit() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7331746175);  -- 'fluxgate' change stream
+    INSERT INTO change_commit (commit_seq, tx_id, source_lsn, committed_at)
+    VALUES (nextval('change_commit_seq'), NEW.tx_id,
+            nullif(current_setting('fluxgate.source_lsn', true), '')::pg_lsn,
+            coalesce(nullif(current_setting('fluxgate.source_committed_at', true), '')::timestamptz,
+                     clock_timestamp()));
     RETURN NULL;
 END;
 $$;
