@@ -1,6 +1,6 @@
 -- The capture rules, as they stand now: the one definition to edit, used by both capture modes.
 -- Flyway runs a repeatable migration again whenever this file changes, after the versioned ones,
--- so V2 to V6 keep their historical copies untouched and this file always has the last word.
+-- so V2 to V7 keep their historical copies untouched and this file always has the last word.
 --
 -- Which tables are captured, on which channel, and with which related-user columns is said once,
 -- by each table's capture trigger and its arguments: the channel, then the columns holding

@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
 import io.fluxgate.cache.RedisCache;
+import io.fluxgate.changes.capture.wal.CaptureStatus;
 import io.fluxgate.db.NamedPool;
 import io.fluxgate.db.NamedPools;
 import org.bson.Document;
@@ -28,6 +29,7 @@ public class DependencyChecks {
     public static final String MONGO = "mongo";
     public static final String QUERY_PERFORMANCE = "query_performance";
     public static final String CONNECTION_POOL = "connection_pool";
+    public static final String CAPTURE = "capture";
 
     /** Representative of request traffic: an indexed filter and an aggregate over users. */
     static final String REPRESENTATIVE_QUERY = "SELECT count(*) AS active FROM users"
@@ -39,9 +41,12 @@ public class DependencyChecks {
     private final ReactiveMongoTemplate mongo;
     private final NamedPools pools;
     private final HealthProperties properties;
+    private final CaptureStatus capture;
 
     DependencyChecks(DatabaseClient primary, @Qualifier("analyticsDatabaseClient") DatabaseClient analytics,
-            RedisCache cache, ReactiveMongoTemplate mongo, NamedPools pools, HealthProperties properties) {
+            RedisCache cache, ReactiveMongoTemplate mongo, NamedPools pools, HealthProperties properties,
+            CaptureStatus capture) {
+        this.capture = capture;
         this.primary = primary;
         this.analytics = analytics;
         this.cache = cache;
@@ -52,7 +57,7 @@ public class DependencyChecks {
 
     /** Every check, run concurrently; the report takes about as long as the slowest (bounded) check. */
     public Mono<HealthReport> report() {
-        return Flux.mergeSequential(database(), cache(), mongo(), queryPerformance(), connectionPool())
+        return Flux.mergeSequential(database(), cache(), mongo(), queryPerformance(), connectionPool(), capture())
                 .collectList()
                 .map(checks -> HealthReport.of(checks, pools.totals()));
     }
@@ -84,6 +89,28 @@ public class DependencyChecks {
                             ? CheckResult.healthy(QUERY_PERFORMANCE, check.responseTime(), message)
                             : CheckResult.unhealthy(QUERY_PERFORMANCE, check.responseTime(), message);
                 });
+    }
+
+    /**
+     * Logical capture only (none in trigger mode): the slot exists, is valid, a leader reads it, and it
+     * keeps less WAL than the configured bound.
+     */
+    public Mono<CheckResult> capture() {
+        return Mono.defer(() -> {
+            long started = System.nanoTime();
+            return capture.slot().timeout(properties.checkTimeout()).map(slot -> {
+                Map<String, Object> stats = new LinkedHashMap<>();
+                stats.put("slot", slot.name());
+                stats.put("active", slot.active());
+                stats.put("walStatus", slot.walStatus());
+                stats.put("lagBytes", slot.lagBytes());
+                stats.put("lagSeconds", slot.lagSeconds());
+                String message = !slot.exists() ? "No capture slot"
+                        : !slot.active() ? "No capture leader is reading the slot"
+                        : "Capture slot kept " + slot.lagBytes() + " bytes of WAL (limit " + slot.maxLagBytes() + ")";
+                return new CheckResult(CAPTURE, slot.healthy(), elapsedMs(started), message, stats, null, null);
+            }).onErrorResume(error -> Mono.just(CheckResult.unhealthy(CAPTURE, elapsedMs(started), describe(error))));
+        });
     }
 
     /** Fails when any named pool has more than the configured share of its connections in use. */

@@ -82,13 +82,16 @@ public abstract class IntegrationTest {
         awaitInsertPublished("users", userId);
     }
 
-    /** Waits until the change hub has published the INSERT of row {@code id} of {@code table} (if it was logged). */
+    /**
+     * Waits until the INSERT of row {@code id} of {@code table} (a captured table) is in the change log
+     * (at once with capture triggers; a moment after the commit when captured from the WAL), then until
+     * the change hub has published it.
+     */
     protected void awaitInsertPublished(String table, long id) {
-        Position insert = insertPosition(table, id);
-        if (insert != null) {
-            Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
-                    .until(() -> !insert.isAfter(hub.head()));
-        }
+        Position insert = Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+                .until(() -> insertPosition(table, id), java.util.Objects::nonNull);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+                .until(() -> !insert.isAfter(hub.head()));
     }
 
     /** Where the INSERT of row {@code id} of {@code table} sits in the change log; null when it is not there. */

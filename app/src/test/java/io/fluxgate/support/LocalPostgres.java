@@ -57,9 +57,49 @@ public record LocalPostgres(String host, int port, String username, String passw
 
     public void drop(String name) {
         try (Connection admin = connect("postgres"); Statement drop = admin.createStatement()) {
+            dropSlots(admin, name);
             drop.execute("DROP DATABASE IF EXISTS " + quote(name) + " WITH (FORCE)");
         } catch (SQLException e) {
             System.err.println("Could not drop test database " + name + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * A database with a logical replication slot cannot be dropped: the slots of logical capture
+     * go first, their readers stopped (a context still closing may hold one for a moment).
+     */
+    private static void dropSlots(Connection admin, String database) throws SQLException {
+        for (int attempt = 0; attempt < 50; attempt++) {
+            try (PreparedStatement slots = admin.prepareStatement("SELECT slot_name, active_pid FROM pg_replication_slots"
+                    + " WHERE database = ?")) {
+                slots.setString(1, database);
+                boolean any = false;
+                try (ResultSet rows = slots.executeQuery()) {
+                    while (rows.next()) {
+                        any = true;
+                        try (PreparedStatement drop = admin.prepareStatement(rows.getObject(2) != null
+                                ? "SELECT pg_terminate_backend(?)" : "SELECT pg_drop_replication_slot(?)")) {
+                            if (rows.getObject(2) != null) {
+                                drop.setInt(1, rows.getInt(2));
+                            } else {
+                                drop.setString(1, rows.getString(1));
+                            }
+                            drop.execute();
+                        } catch (SQLException raced) {
+                            // Taken again or gone meanwhile: the next attempt sees.
+                        }
+                    }
+                }
+                if (!any) {
+                    return;
+                }
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
