@@ -1,6 +1,6 @@
 -- The capture rules, as they stand now: the one definition to edit, used by both capture modes.
 -- Flyway runs a repeatable migration again whenever this file changes, after the versioned ones,
--- so V2 to V7 keep their historical copies untouched and this file always has the last word.
+-- so V2 to V5 keep their historical copies untouched and this file always has the last word.
 --
 -- Which tables are captured, on which channel, and with which related-user columns is said once,
 -- by each table's capture trigger and its arguments: the channel, then the columns holding
@@ -11,6 +11,12 @@
 --
 -- Columns that are nobody else's business never reach the change log: the password hash, the
 -- token version, and a transfer's idempotency key.
+-- Capture from the WAL records each decoded transaction's commit LSN with its commit; unique, so a
+-- transaction appended again after a leader died before confirming it is refused, not logged twice.
+-- Rows written by the triggers leave it NULL. Here rather than in a versioned migration so these
+-- functions work at whatever version the schema is being migrated to.
+ALTER TABLE change_commit ADD COLUMN IF NOT EXISTS source_lsn pg_lsn UNIQUE;
+
 CREATE OR REPLACE FUNCTION change_log_entry(args TEXT[], tbl TEXT, op TEXT, new_row JSONB, old_row JSONB)
 RETURNS BOOLEAN
 LANGUAGE plpgsql AS $$

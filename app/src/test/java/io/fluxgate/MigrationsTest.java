@@ -43,10 +43,16 @@ class MigrationsTest extends IntegrationTest {
                 .as(StepVerifier::create)
                 .assertNext(runs -> assertThat(runs).containsExactly(true))
                 .verifyComplete();
-        db.sql("SELECT pg_get_functiondef('change_log_capture'::regproc) AS body")
+        // The rules live in change_log_entry, which the trigger (and logical capture's append) calls.
+        db.sql("SELECT pg_get_functiondef('change_log_entry'::regproc) AS body")
                 .map(row -> row.get("body", String.class)).one()
                 .as(StepVerifier::create)
                 .assertNext(body -> assertThat(body).contains("'password', 'token_version', 'idempotency_key'"))
+                .verifyComplete();
+        db.sql("SELECT pg_get_functiondef('change_log_capture'::regproc) AS body")
+                .map(row -> row.get("body", String.class)).one()
+                .as(StepVerifier::create)
+                .assertNext(body -> assertThat(body).contains("change_log_entry(TG_ARGV"))
                 .verifyComplete();
     }
 
