@@ -4,6 +4,7 @@
 #   bash bench/run-changes.sh                                   # the full matrix (takes ~15 minutes)
 #   bash bench/run-changes.sh --subscribers=100 --rates=100 --seconds=5   # a quick look
 #   FLUXGATE_JAR=/path/to/other.jar bash bench/run-changes.sh ...      # the same runs against another build
+#   FLUXGATE_CHANGES_CAPTURE_MODE=logical bash bench/run-changes.sh ... # with capture from the WAL
 # Harness options: --subscribers=100,1000,5000 --rates=100,1000,5000 --seconds=15 --warmup=3 --writers=8
 #   --filters=distinct (every subscriber with its own row filter; see ChangeStreamBench)
 set -euo pipefail
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 DB=fluxgate_bench
 PORT=${BENCH_PORT:-8089}
 export PGPASSWORD=${FLUXGATE_DB_PASSWORD:-}
+# A run in logical capture mode (FLUXGATE_CHANGES_CAPTURE_MODE=logical) leaves its slot: it goes first.
+psql -h 127.0.0.1 -U postgres -d postgres -qc \
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$DB' AND NOT active" >/dev/null
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
 
 if [ -z "${FLUXGATE_JAR:-}" ]; then

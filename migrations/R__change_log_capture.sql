@@ -16,6 +16,10 @@
 -- Rows written by the triggers leave it NULL. Here rather than in a versioned migration so these
 -- functions work at whatever version the schema is being migrated to.
 ALTER TABLE change_commit ADD COLUMN IF NOT EXISTS source_lsn pg_lsn UNIQUE;
+-- And the decoded transaction's id, so a snapshot can tell which logged commits it sees (the
+-- writer's own id is tx_id in trigger mode): see SnapshotPosition.
+ALTER TABLE change_commit ADD COLUMN IF NOT EXISTS source_xid xid8;
+CREATE INDEX IF NOT EXISTS change_commit_writer_xid_idx ON change_commit ((coalesce(source_xid, tx_id)));
 
 CREATE OR REPLACE FUNCTION change_log_entry(args TEXT[], tbl TEXT, op TEXT, new_row JSONB, old_row JSONB)
 RETURNS BOOLEAN
@@ -117,6 +121,16 @@ BEGIN
 END;
 $$;
 
+-- A decoded transaction's 32-bit id as the full xid8: the same epoch as now, or the one before when
+-- the counter wrapped since (a decoded transaction is always older than the one appending it).
+CREATE OR REPLACE FUNCTION change_log_widen_xid(xid BIGINT) RETURNS xid8
+LANGUAGE sql AS $$
+    SELECT CASE WHEN xid IS NULL THEN NULL ELSE
+        (CASE WHEN ((now_xid >> 32) << 32) + xid > now_xid THEN ((now_xid >> 32) << 32) + xid - 4294967296
+              ELSE ((now_xid >> 32) << 32) + xid END)::text::xid8 END
+      FROM (SELECT pg_current_xact_id()::text::bigint AS now_xid) now
+$$;
+
 -- Runs at COMMIT, once per transaction that logged changes. Held until this transaction is
 -- visible, so commit_seq order is commit order. In logical mode the leader says which decoded
 -- transaction this is and when it committed; source_lsn is unique, so the same one cannot be
@@ -125,9 +139,10 @@ CREATE OR REPLACE FUNCTION change_log_commit() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(7331746175);  -- 'fluxgate' change stream
-    INSERT INTO change_commit (commit_seq, tx_id, source_lsn, committed_at)
+    INSERT INTO change_commit (commit_seq, tx_id, source_lsn, source_xid, committed_at)
     VALUES (nextval('change_commit_seq'), NEW.tx_id,
             nullif(current_setting('fluxgate.source_lsn', true), '')::pg_lsn,
+            change_log_widen_xid(nullif(current_setting('fluxgate.source_xid', true), '')::bigint),
             coalesce(nullif(current_setting('fluxgate.source_committed_at', true), '')::timestamptz,
                      clock_timestamp()));
     RETURN NULL;

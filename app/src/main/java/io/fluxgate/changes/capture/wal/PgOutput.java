@@ -19,8 +19,8 @@ final class PgOutput {
     sealed interface Message {
     }
 
-    /** A transaction begins; {@code commitLsn} is where it commits. */
-    record Begin(long commitLsn, Instant committedAt) implements Message {
+    /** A transaction begins; {@code commitLsn} is where it commits; {@code xid} is its 32-bit id. */
+    record Begin(long commitLsn, Instant committedAt, long xid) implements Message {
     }
 
     /** The transaction ends; the slot may be confirmed up to {@code endLsn} once it is appended. */
@@ -60,7 +60,7 @@ final class PgOutput {
         char kind = (char) in.readByte();
         switch (kind) {
             case 'B':
-                return new Begin(in.readLong(), instant(in.readLong()));
+                return new Begin(in.readLong(), instant(in.readLong()), in.readUnsignedInt());
             case 'C':
                 in.readByte(); // flags
                 return new Commit(in.readLong(), in.readLong());

@@ -1,7 +1,5 @@
 package io.fluxgate.changes.capture.wal;
 
-import java.time.Instant;
-
 import io.r2dbc.postgresql.api.PostgresqlConnection;
 import io.r2dbc.postgresql.codec.Json;
 import io.r2dbc.postgresql.replication.LogSequenceNumber;
@@ -24,9 +22,9 @@ final class WalAppender {
         this.connection = connection;
     }
 
-    /** Appends {@code batch} within the transaction of the decoded one committed at {@code commitLsn}. */
-    Mono<Void> append(RowBatch batch, long commitLsn, Instant committedAt) {
-        return Mono.defer(() -> doAppend(batch, commitLsn, committedAt));
+    /** Appends {@code batch} within the transaction of the decoded transaction {@code source}. */
+    Mono<Void> append(RowBatch batch, PgOutput.Begin source) {
+        return Mono.defer(() -> doAppend(batch, source));
     }
 
     /** Commits what was appended; false when that transaction had been appended already. */
@@ -41,13 +39,15 @@ final class WalAppender {
 
     // Deferred: whether a transaction is open is known only when the step before has run.
 
-    private Mono<Void> doAppend(RowBatch batch, long commitLsn, Instant committedAt) {
+    private Mono<Void> doAppend(RowBatch batch, PgOutput.Begin source) {
         Mono<Void> begin = open ? Mono.empty()
                 : Mono.from(connection.beginTransaction())
                         .then(connection.createStatement("SELECT set_config('fluxgate.source_lsn', $1, true),"
-                                        + " set_config('fluxgate.source_committed_at', $2, true)")
-                                .bind(0, LogSequenceNumber.valueOf(commitLsn).asString())
-                                .bind(1, committedAt.toString())
+                                        + " set_config('fluxgate.source_committed_at', $2, true),"
+                                        + " set_config('fluxgate.source_xid', $3, true)")
+                                .bind(0, LogSequenceNumber.valueOf(source.commitLsn()).asString())
+                                .bind(1, source.committedAt().toString())
+                                .bind(2, Long.toString(source.xid()))
                                 .execute().flatMap(result -> result.map(row -> 1)).then())
                         .doOnSuccess(done -> open = true);
         return begin.then(connection.createStatement("SELECT change_log_append($1::regclass, $2::jsonb)")

@@ -226,7 +226,7 @@ public class WalCapture implements SmartLifecycle {
         private Mono<Void> flush() {
             RowBatch full = batch;
             batch = null;
-            return full == null ? Mono.empty() : appender.append(full, transaction.commitLsn(), transaction.committedAt());
+            return full == null ? Mono.empty() : appender.append(full, transaction);
         }
 
         private Mono<Void> commit(PgOutput.Commit commit) {
