@@ -100,7 +100,10 @@ DECLARE
     logged INTEGER := 0;
 BEGIN
     IF args IS NULL THEN
-        RAISE EXCEPTION 'table % has no capture trigger', tbl;
+        -- Dropped, or no longer captured, since the decoded transaction wrote it: nothing to log it by.
+        RAISE WARNING 'change_log_append: % has no capture trigger any more; % decoded rows not logged',
+            tbl, jsonb_array_length(rows);
+        RETURN 0;
     END IF;
     SELECT c.relname INTO name FROM pg_class c WHERE c.oid = tbl;
     FOR typed IN EXECUTE format(

@@ -31,7 +31,7 @@ final class PgOutput {
     }
 
     /** The columns of a table, sent before its first row change in a stream and after it changes. */
-    record Relation(int id, String schema, String name, List<Column> columns) implements Message {
+    record Relation(long id, String schema, String name, List<Column> columns) implements Message {
     }
 
     /**
@@ -39,7 +39,7 @@ final class PgOutput {
      * (the whole old row, with REPLICA IDENTITY FULL); a value is its text form, null for SQL NULL,
      * or {@link #UNCHANGED} for a TOASTed value the UPDATE did not touch.
      */
-    record Row(int relationId, String operation, String[] after, String[] before) implements Message {
+    record Row(long relationId, String operation, String[] after, String[] before) implements Message {
     }
 
     /** A logical decoding message ({@code pg_logical_emit_message}). */
@@ -67,12 +67,12 @@ final class PgOutput {
             case 'R':
                 return relation(in);
             case 'I': {
-                int relation = in.readInt();
+                long relation = in.readUnsignedInt();
                 in.readByte(); // 'N'
                 return new Row(relation, "INSERT", tuple(in), null);
             }
             case 'U': {
-                int relation = in.readInt();
+                long relation = in.readUnsignedInt();
                 char next = (char) in.readByte();
                 String[] before = null;
                 if (next == 'K' || next == 'O') {
@@ -82,7 +82,7 @@ final class PgOutput {
                 return new Row(relation, "UPDATE", tuple(in), before);
             }
             case 'D': {
-                int relation = in.readInt();
+                long relation = in.readUnsignedInt();
                 in.readByte(); // 'K' or 'O'
                 return new Row(relation, "DELETE", null, tuple(in));
             }
@@ -97,7 +97,7 @@ final class PgOutput {
     }
 
     private static Relation relation(ByteBuf in) {
-        int id = in.readInt();
+        long id = in.readUnsignedInt();
         String schema = string(in);
         String name = string(in);
         in.readByte(); // replica identity setting

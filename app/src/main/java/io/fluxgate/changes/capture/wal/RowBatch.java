@@ -24,11 +24,6 @@ final class RowBatch {
         return table;
     }
 
-    /** The table as a {@code regclass} literal. */
-    String qualifiedName() {
-        return quote(table.schema()) + "." + quote(table.name());
-    }
-
     int rows() {
         return rows;
     }
@@ -92,9 +87,5 @@ final class RowBatch {
         json.append('"');
         JsonStringEncoder.getInstance().quoteAsString(text, json);
         return json.append('"');
-    }
-
-    private static String quote(String identifier) {
-        return '"' + identifier.replace("\"", "\"\"") + '"';
     }
 }

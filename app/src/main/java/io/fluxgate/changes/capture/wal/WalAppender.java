@@ -50,8 +50,9 @@ final class WalAppender {
                                 .bind(2, Long.toString(source.xid()))
                                 .execute().flatMap(result -> result.map(row -> 1)).then())
                         .doOnSuccess(done -> open = true);
-        return begin.then(connection.createStatement("SELECT change_log_append($1::regclass, $2::jsonb)")
-                .bind(0, batch.qualifiedName())
+        // By the table's OID, as decoded: a table renamed since its rows were written is still the one.
+        return begin.then(connection.createStatement("SELECT change_log_append($1::oid::regclass, $2::jsonb)")
+                .bind(0, batch.table().id())
                 .bind(1, Json.of(batch.json()))
                 .execute().flatMap(result -> result.map(row -> 1)).then());
     }
@@ -62,7 +63,9 @@ final class WalAppender {
         }
         open = false;
         return Mono.from(connection.commitTransaction()).thenReturn(true)
-                .onErrorResume(R2dbcDataIntegrityViolationException.class, duplicate -> Mono.just(false));
+                .onErrorResume(R2dbcDataIntegrityViolationException.class,
+                        duplicate -> String.valueOf(duplicate.getMessage()).contains("source_lsn") ? Mono.just(false)
+                                : Mono.error(duplicate));
     }
 
     private Mono<Void> doRollback() {

@@ -3,6 +3,7 @@ package io.fluxgate.changes.capture.wal;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 
 import io.fluxgate.changes.ChangeStreamProperties;
@@ -46,6 +47,7 @@ public class WalCapture implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(WalCapture.class);
     private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
     private static final String MARKER = "fluxgate";
+    private static final Duration TRIGGER_MODE_CHECK = Duration.ofSeconds(10);
 
     private final PostgresqlConnectionConfiguration configuration;
     private final CaptureProperties properties;
@@ -73,8 +75,13 @@ public class WalCapture implements SmartLifecycle {
 
     @Override
     public void start() {
-        running = Flux.defer(() -> Mono.usingWhen(new PostgresqlConnectionFactory(configuration).create(),
-                        this::run, PostgresqlConnection::close))
+        // Logical: prepare, then lead whenever this replica can hold the slot. Triggers: make sure the
+        // triggers are on and no slot is left, now and every few seconds, so a logical replica that
+        // outlived a switch (and turned the triggers off when it led) cannot leave the database uncaptured.
+        Flux<Void> work = properties.logical() ? withConnection(this::lead).flux()
+                : Flux.interval(Duration.ZERO, TRIGGER_MODE_CHECK).onBackpressureDrop()
+                        .concatMap(tick -> withConnection(this::settle), 1);
+        running = work
                 .retryWhen(Retry.backoff(Long.MAX_VALUE, stream.reconnectMinBackoff())
                         .maxBackoff(stream.reconnectMaxBackoff())
                         .transientErrors(true)
@@ -82,20 +89,26 @@ public class WalCapture implements SmartLifecycle {
                 .subscribe();
     }
 
-    /** Prepares the database for the mode, then captures (logical) or drains what is left (triggers). */
-    private Mono<Void> run(PostgresqlConnection control) {
+    private Mono<Void> withConnection(Function<PostgresqlConnection, Mono<Void>> work) {
+        return Mono.usingWhen(new PostgresqlConnectionFactory(configuration).create(), work, PostgresqlConnection::close);
+    }
+
+    private Mono<Void> lead(PostgresqlConnection control) {
         CaptureSetup setup = new CaptureSetup(control, slot, properties.publication());
-        if (properties.logical()) {
-            return setup.forLogical()
-                    .doOnNext(gap -> {
-                        if (gap) {
-                            metrics.gaps.increment();
-                        }
-                    })
-                    .then(capture(control, null));
-        }
+        return setup.forLogical()
+                .doOnNext(gap -> {
+                    if (gap) {
+                        metrics.gaps.increment();
+                    }
+                })
+                .then(capture(control, setup, null));
+    }
+
+    /** Trigger mode: triggers on; a slot left by logical mode drained (to a marker written after that) and dropped. */
+    private Mono<Void> settle(PostgresqlConnection control) {
+        CaptureSetup setup = new CaptureSetup(control, slot, properties.publication());
         return setup.forTriggers().flatMap(slotLeft -> !slotLeft ? Mono.empty()
-                : marker(control).flatMap(drainedAt -> capture(control, drainedAt))
+                : marker(control).flatMap(drainedAt -> capture(control, setup, drainedAt))
                         .then(setup.dropSlot())
                         .doOnSuccess(done -> log.info("Change capture: the slot {} is drained and dropped;"
                                 + " the triggers capture from now on", slot)));
@@ -103,22 +116,41 @@ public class WalCapture implements SmartLifecycle {
 
     /**
      * Streams the slot from where it was confirmed, appending each decoded transaction; until the
-     * connection fails, or, when {@code until} is set, once the marker at that LSN has come through.
+     * connection fails, or, when {@code until} is set (draining), once the marker at that LSN has come
+     * through. Leading in logical mode, it turns the triggers off first: only the replica holding the
+     * slot changes them.
      */
-    private Mono<Void> capture(PostgresqlConnection control, Long until) {
+    private Mono<Void> capture(PostgresqlConnection control, CaptureSetup setup, Long until) {
         return Mono.usingWhen(new PostgresqlConnectionFactory(configuration).replication(),
-                replication -> appliedThrough(control).flatMap(applied -> start(replication).flatMap(replicating -> {
-                    log.info("Change capture: leading; decoding slot {}", slot);
-                    metrics.leading.set(1);
-                    Decoding decoding = new Decoding(new WalAppender(control), replicating, applied, until);
-                    Flux<Object> ticks = Flux.interval(properties.statusInterval()).map(tick -> Tick.TICK);
-                    return Flux.merge(replicating.map(PgOutput::decode), ticks)
-                            .concatMap(item -> item instanceof Tick ? decoding.tick(control)
-                                    : decoding.on((PgOutput.Message) item), 1)
-                            .takeUntil(done -> done)
-                            .then();
-                })).doFinally(signal -> metrics.leading.set(0)),
-                PostgresqlReplicationConnection::close);
+                replication -> appliedThrough(control).flatMap(applied -> Mono.usingWhen(start(replication),
+                        replicating -> (until == null ? setup.triggers(false) : Mono.<Void>empty())
+                                .then(Mono.defer(() -> decode(control, replicating, applied, until))),
+                        WalCapture::close)),
+                PostgresqlReplicationConnection::close)
+                .doFinally(signal -> metrics.leading.set(0));
+    }
+
+    /**
+     * Ends the stream's own status updates (a scheduled task the driver stops only here) and says
+     * goodbye; bounded, since a server that has gone does not answer, and the connection closes anyway.
+     */
+    private static Mono<Void> close(ReplicationStream replicating) {
+        return replicating.close().timeout(Duration.ofSeconds(2)).onErrorResume(e -> Mono.empty());
+    }
+
+    private Mono<Void> decode(PostgresqlConnection control, ReplicationStream replicating, long applied, Long until) {
+        log.info("Change capture: leading; decoding slot {}", slot);
+        metrics.leading.set(1);
+        Decoding decoding = new Decoding(new WalAppender(control), replicating, applied, until);
+        Flux<Object> messages = replicating.<Object>map(PgOutput::decode)
+                .concatWith(Mono.error(() -> new IllegalStateException("the replication stream ended")));
+        // Ticks only prompt a marker when idle: one missed while a long transaction is appended is no loss.
+        Flux<Object> ticks = Flux.interval(properties.statusInterval()).onBackpressureDrop().map(tick -> Tick.TICK);
+        return Flux.merge(messages, ticks)
+                .concatMap(item -> item instanceof Tick ? decoding.tick(control)
+                        : decoding.on((PgOutput.Message) item), 1)
+                .takeUntil(done -> done)
+                .then();
     }
 
     private enum Tick {
@@ -136,14 +168,23 @@ public class WalCapture implements SmartLifecycle {
                 .build());
     }
 
+    /**
+     * The commit LSN of the newest decoded transaction appended, below which a decoded transaction is
+     * skipped; 0 when those LSNs are ahead of this server's WAL (the database was moved to another
+     * server, whose LSNs start over).
+     */
     private static Mono<Long> appliedThrough(PostgresqlConnection control) {
-        return control.createStatement("SELECT coalesce(max(source_lsn) - '0/0'::pg_lsn, 0)::bigint AS lsn FROM change_commit")
+        return control.createStatement("SELECT CASE WHEN max(source_lsn) > pg_current_wal_lsn() THEN 0"
+                        + " ELSE coalesce(max(source_lsn) - '0/0'::pg_lsn, 0)::bigint END AS lsn FROM change_commit")
                 .execute().flatMap(result -> result.map(row -> row.get("lsn", Long.class))).next();
     }
 
-    /** Writes a marker into the WAL; emits its LSN. It comes back through the stream in order. */
+    /**
+     * Writes a marker into the WAL; emits its LSN. It comes back through the stream in order. In a
+     * transaction of its own, whose commit flushes it: the WAL sender sends only flushed WAL.
+     */
     private static Mono<Long> marker(PostgresqlConnection control) {
-        return control.createStatement("SELECT (pg_logical_emit_message(false, '" + MARKER + "', '') - '0/0'::pg_lsn)::bigint AS lsn")
+        return control.createStatement("SELECT (pg_logical_emit_message(true, '" + MARKER + "', '') - '0/0'::pg_lsn)::bigint AS lsn")
                 .execute().flatMap(result -> result.map(row -> row.get("lsn", Long.class))).next();
     }
 
@@ -153,7 +194,7 @@ public class WalCapture implements SmartLifecycle {
         private final WalAppender appender;
         private final ReplicationStream replicating;
         private final Long until;
-        private final Map<Integer, PgOutput.Relation> relations = new HashMap<>();
+        private final Map<Long, PgOutput.Relation> relations = new HashMap<>();
         private long applied;
         private PgOutput.Begin transaction;
         private boolean skip;
