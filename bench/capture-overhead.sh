@@ -52,7 +52,7 @@ rows_per_second() { # clients script rows-per-transaction
 trigger() { "${PSQL[@]}" -d "$DB" -c "ALTER TABLE posts $1 TRIGGER posts_change_log"; }
 
 CASES=("1 one 1" "1 ten 10" "8 one 1" "8 ten 10")
-declare -A NONE TRIGGERS LOGICAL
+declare -A NONE TRIGGERS LOGICAL TRAIL
 for c in "${CASES[@]}"; do
     read -r clients script rows <<<"$c"
     trigger DISABLE
@@ -74,25 +74,29 @@ if [ "$("${PSQL[@]}" -d postgres -Atc 'SHOW wal_level')" = logical ] && [ -f "$J
     done
     for c in "${CASES[@]}"; do
         read -r clients script rows <<<"$c"
-        before=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM change_log")
+        posts_before=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM posts")
+        logged_before=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM change_log WHERE table_name = 'posts'")
         LOGICAL[$c]=$(rows_per_second "$clients" "$script.sql" "$rows")
-        # Every insert is captured: wait for the leader to log them all before the next case.
+        # Every insert is captured: wait for the leader to log this case's inserts before the next one,
+        # and note how long it trailed the writers.
+        caught_up=$(date +%s.%N)
         for _ in $(seq 1 600); do
-            written=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM posts")
-            logged=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM change_log WHERE table_name = 'posts'")
+            written=$(( $("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM posts") - posts_before ))
+            logged=$(( $("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM change_log WHERE table_name = 'posts'") - logged_before ))
             [ "$logged" -ge "$written" ] && break
-            sleep 0.5
+            sleep 0.2
         done
+        TRAIL[$c]=$(awk -v a="$caught_up" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')
     done
 fi
 
-printf '%-24s %-12s %-12s %-12s %-16s %-16s\n' "case" "no capture" "triggers" "logical" "triggers vs none" "logical vs none"
+printf '%-24s %-12s %-12s %-12s %-16s %-16s %s\n' "case" "no capture" "triggers" "logical" "triggers vs none" "logical vs none" "log caught up after"
 for c in "${CASES[@]}"; do
     read -r clients script rows <<<"$c"
     none=${NONE[$c]}; trig=${TRIGGERS[$c]}; logi=${LOGICAL[$c]:-}
-    printf '%-24s %-12s %-12s %-12s %-16s %-16s\n' "$clients clients, $rows row(s)/tx" "$none" "$trig" "${logi:--}" \
+    printf '%-24s %-12s %-12s %-12s %-16s %-16s %s\n' "$clients clients, $rows row(s)/tx" "$none" "$trig" "${logi:--}" \
         "$(awk -v a="$trig" -v b="$none" 'BEGIN { printf "%.0f%%", a / b * 100 }')" \
-        "$([ -n "$logi" ] && awk -v a="$logi" -v b="$none" 'BEGIN { printf "%.0f%%", a / b * 100 }' || echo -)"
+        "$([ -n "$logi" ] && awk -v a="$logi" -v b="$none" 'BEGIN { printf "%.0f%%", a / b * 100 }' || echo -)" "${TRAIL[$c]:--}"
 done
 cleanup
 SERVICE=

@@ -11,17 +11,20 @@
 --
 -- Columns that are nobody else's business never reach the change log: the password hash, the
 -- token version, and a transfer's idempotency key.
--- Capture from the WAL records each decoded transaction's commit LSN with its commit; unique, so a
--- transaction appended again after a leader died before confirming it is refused, not logged twice.
--- Rows written by the triggers leave it NULL. Here rather than in a versioned migration so these
--- functions work at whatever version the schema is being migrated to.
+-- Capture from the WAL logs each decoded transaction under its own id (tx_id, as the triggers do)
+-- and records its commit LSN; unique, so a transaction appended again after a leader died before
+-- confirming it is refused, not logged twice. Rows written by the triggers leave it NULL. Here
+-- rather than in a versioned migration so these functions work at whatever version the schema is
+-- being migrated to.
 ALTER TABLE change_commit ADD COLUMN IF NOT EXISTS source_lsn pg_lsn UNIQUE;
--- And the decoded transaction's id, so a snapshot can tell which logged commits it sees (the
--- writer's own id is tx_id in trigger mode): see SnapshotPosition.
-ALTER TABLE change_commit ADD COLUMN IF NOT EXISTS source_xid xid8;
-CREATE INDEX IF NOT EXISTS change_commit_writer_xid_idx ON change_commit ((coalesce(source_xid, tx_id)));
 
-CREATE OR REPLACE FUNCTION change_log_entry(args TEXT[], tbl TEXT, op TEXT, new_row JSONB, old_row JSONB)
+-- change_log_entry gained its last parameter; the old signature goes.
+DROP FUNCTION IF EXISTS change_log_entry(TEXT[], TEXT, TEXT, JSONB, JSONB);
+
+-- source_tx: logical mode, the decoded transaction the entry belongs to (the capture leader then
+-- records its commit itself, see change_log_commit_source); NULL: the current transaction's own.
+CREATE OR REPLACE FUNCTION change_log_entry(args TEXT[], tbl TEXT, op TEXT, new_row JSONB, old_row JSONB,
+                                            source_tx XID8 DEFAULT NULL)
 RETURNS BOOLEAN
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -52,6 +55,11 @@ BEGIN
             related := related || (data ->> col)::BIGINT;
         END IF;
     END LOOP;
+    IF source_tx IS NOT NULL THEN
+        INSERT INTO change_log (tx_id, channel, table_name, operation, row_data, user_ids)
+        VALUES (source_tx, args[1], tbl, op, data, related);
+        RETURN true;
+    END IF;
     first := current_setting('fluxgate.logged_tx', true) IS DISTINCT FROM tx;
     IF first THEN
         PERFORM set_config('fluxgate.logged_tx', tx, true);
@@ -85,13 +93,12 @@ LANGUAGE sql STABLE AS $$
      WHERE t.tgrelid = tbl AND t.tgfoid = 'change_log_capture'::regproc
 $$;
 
--- Logical mode: the capture leader appends a run of decoded changes of one table, in order.
--- Each element of rows is {"op": ..., "n": new row, "o": old row}, rows as JSON objects of the
--- columns' text forms (json and jsonb columns as JSON): typed here through the table's own row
--- type, so row_data is exactly what to_jsonb gives in trigger mode. The leader's transaction sets
--- fluxgate.source_lsn and fluxgate.source_committed_at (see change_log_commit). Wakes the
--- listeners once. Returns the number of entries logged.
-CREATE OR REPLACE FUNCTION change_log_append(tbl REGCLASS, rows JSONB) RETURNS INTEGER
+-- Logical mode: the capture leader appends a run of decoded changes of one table, in order, for
+-- the decoded transaction source_tx. Each element of rows is {"op": ..., "n": new row, "o": old row},
+-- rows as JSON objects of the columns' text forms (json and jsonb columns as JSON): typed here through
+-- the table's own row type, so row_data is exactly what to_jsonb gives in trigger mode. Returns the
+-- number of entries logged.
+CREATE OR REPLACE FUNCTION change_log_append(tbl REGCLASS, rows JSONB, source_tx XID8) RETURNS INTEGER
 LANGUAGE plpgsql AS $$
 DECLARE
     args   TEXT[] := change_log_capture_args(tbl);
@@ -113,14 +120,55 @@ BEGIN
             || ' FROM ROWS FROM (jsonb_to_recordset($1) AS (op TEXT, n JSONB, o JSONB))'
             || ' WITH ORDINALITY AS r(op, n, o, ord) ORDER BY r.ord', tbl) USING rows
     LOOP
-        IF change_log_entry(args, name, typed.op, typed.n, typed.o) THEN
+        IF change_log_entry(args, name, typed.op, typed.n, typed.o, source_tx) THEN
             logged := logged + 1;
         END IF;
     END LOOP;
-    IF logged > 0 THEN
-        PERFORM pg_notify(args[1], '');
-    END IF;
     RETURN logged;
+END;
+$$;
+
+-- Logical mode: the decoded transaction source_tx, committed at source_lsn and committed_at, is
+-- logged (its entries appended above). The leader holds the commit-order lock for its whole
+-- transaction, which logs many decoded transactions in their commit order: their sequences become
+-- visible together, at its commit, and no trigger-mode commit can take one in between. Wakes the
+-- listeners (folded to one NOTIFY per leader transaction).
+CREATE OR REPLACE FUNCTION change_log_commit_source(source_tx XID8, source_lsn PG_LSN, committed_at TIMESTAMPTZ)
+RETURNS VOID
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7331746175);  -- 'fluxgate' change stream
+    INSERT INTO change_commit (commit_seq, tx_id, source_lsn, committed_at)
+    VALUES (nextval('change_commit_seq'), source_tx, source_lsn, committed_at);
+    PERFORM pg_notify(channel, '') FROM (SELECT DISTINCT l.channel FROM change_log l WHERE l.tx_id = source_tx) c;
+END;
+$$;
+
+-- Logical mode, the common case in one round trip: decoded transactions that arrived together, in
+-- commit order, each [{"x": 32-bit xid, "l": commit LSN, "t": commit time, "r": [{"rel": table OID,
+-- "rows": [...]}, ...]}, ...] with its runs of rows per table in order. Returns how many logged
+-- something.
+CREATE OR REPLACE FUNCTION change_log_append_sources(sources JSONB) RETURNS INTEGER
+LANGUAGE plpgsql AS $$
+DECLARE
+    source JSONB;
+    run    JSONB;
+    tx     XID8;
+    logged INTEGER;
+    done   INTEGER := 0;
+BEGIN
+    FOR source IN SELECT value FROM jsonb_array_elements(sources) WITH ORDINALITY ORDER BY ordinality LOOP
+        tx := change_log_widen_xid((source ->> 'x')::bigint);
+        logged := 0;
+        FOR run IN SELECT value FROM jsonb_array_elements(source -> 'r') WITH ORDINALITY ORDER BY ordinality LOOP
+            logged := logged + change_log_append((run ->> 'rel')::oid::regclass, run -> 'rows', tx);
+        END LOOP;
+        IF logged > 0 THEN
+            PERFORM change_log_commit_source(tx, (source ->> 'l')::pg_lsn, (source ->> 't')::timestamptz);
+            done := done + 1;
+        END IF;
+    END LOOP;
+    RETURN done;
 END;
 $$;
 
@@ -134,20 +182,13 @@ LANGUAGE sql AS $$
       FROM (SELECT pg_current_xact_id()::text::bigint AS now_xid) now
 $$;
 
--- Runs at COMMIT, once per transaction that logged changes. Held until this transaction is
--- visible, so commit_seq order is commit order. In logical mode the leader says which decoded
--- transaction this is and when it committed; source_lsn is unique, so the same one cannot be
--- appended twice.
+-- Runs at COMMIT, once per transaction that logged changes (trigger mode). Held until this
+-- transaction is visible, so commit_seq order is commit order.
 CREATE OR REPLACE FUNCTION change_log_commit() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(7331746175);  -- 'fluxgate' change stream
-    INSERT INTO change_commit (commit_seq, tx_id, source_lsn, source_xid, committed_at)
-    VALUES (nextval('change_commit_seq'), NEW.tx_id,
-            nullif(current_setting('fluxgate.source_lsn', true), '')::pg_lsn,
-            change_log_widen_xid(nullif(current_setting('fluxgate.source_xid', true), '')::bigint),
-            coalesce(nullif(current_setting('fluxgate.source_committed_at', true), '')::timestamptz,
-                     clock_timestamp()));
+    INSERT INTO change_commit (commit_seq, tx_id) VALUES (nextval('change_commit_seq'), NEW.tx_id);
     RETURN NULL;
 END;
 $$;

@@ -137,9 +137,11 @@ public class ChangeSnapshots implements SnapshotReader {
                         : Flux.fromIterable(sources)
                                 .concatMap(source -> pages(source, caller, filter, columns))
                                 .concatWithValues(new End(position))));
-        // A snapshot no single log position describes is taken again: its position is known before any row is sent.
+        // A snapshot no single log position describes is taken again: its position is known before any row
+        // is sent. Such a moment lasts a WAL flush, so another try a few milliseconds later finds none.
         return snapshot.transactional(reading)
-                .retryWhen(Retry.max(5).filter(SnapshotPosition.Inverted.class::isInstance));
+                .retryWhen(Retry.backoff(50, Duration.ofMillis(2)).maxBackoff(Duration.ofMillis(50))
+                        .filter(SnapshotPosition.Inverted.class::isInstance));
     }
 
     private Mono<Long> count(Source source, Caller caller) {

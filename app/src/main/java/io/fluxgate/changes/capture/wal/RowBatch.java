@@ -56,6 +56,11 @@ final class RowBatch {
         return json.toString() + ']';
     }
 
+    /** This run as an element of {@code change_log_append_sources}'s runs. */
+    void appendRun(StringBuilder out) {
+        out.append("{\"rel\":").append(table.id()).append(",\"rows\":").append(json).append("]}");
+    }
+
     private boolean object(String[] values, String[] fallback) {
         boolean complete = true;
         json.append('{');

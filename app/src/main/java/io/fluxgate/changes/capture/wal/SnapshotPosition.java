@@ -19,8 +19,9 @@ import org.springframework.stereotype.Component;
  * So the snapshot notes which transactions it sees ({@code pg_current_snapshot()}) and how far the WAL
  * reached; once the capture leader has confirmed the slot past that point, the position is the newest
  * logged commit whose transaction the snapshot sees. When a commit the snapshot does not see was
- * logged before that one (a transaction still becoming visible at the instant the snapshot was taken,
- * rare), no single position is exact: {@link Inverted} asks for a new snapshot, before any row was sent.
+ * logged before that one (a transaction whose commit was written but not yet visible when the snapshot
+ * was taken: concurrent commits become visible in their own order after the WAL flush they share), no
+ * single position is exact: {@link Inverted} asks for a new snapshot, before any row was sent.
  */
 @Component
 public class SnapshotPosition {
@@ -35,11 +36,11 @@ public class SnapshotPosition {
     private static final Duration POLL = Duration.ofMillis(25);
 
     private static final String SEEN = "SELECT c.commit_seq, (SELECT max(l.id) FROM change_log l WHERE l.tx_id = c.tx_id) AS id"
-            + " FROM change_commit c WHERE pg_visible_in_snapshot(coalesce(c.source_xid, c.tx_id), $1::pg_snapshot)"
+            + " FROM change_commit c WHERE pg_visible_in_snapshot(c.tx_id, $1::pg_snapshot)"
             + " ORDER BY c.commit_seq DESC LIMIT 1";
     private static final String UNSEEN_BEFORE = "SELECT count(*) AS n FROM change_commit c"
-            + " WHERE coalesce(c.source_xid, c.tx_id) >= pg_snapshot_xmin($1::pg_snapshot) AND c.commit_seq < $2"
-            + " AND NOT pg_visible_in_snapshot(coalesce(c.source_xid, c.tx_id), $1::pg_snapshot)";
+            + " WHERE c.tx_id >= pg_snapshot_xmin($1::pg_snapshot) AND c.commit_seq < $2"
+            + " AND NOT pg_visible_in_snapshot(c.tx_id, $1::pg_snapshot)";
 
     private final DatabaseClient db;
     private final CaptureProperties properties;
@@ -65,10 +66,14 @@ public class SnapshotPosition {
                 .flatMap(start -> captured(Long.parseLong(start[1])).then(resolve(start[0])));
     }
 
-    /** Completes once the leader has appended (and confirmed) every transaction committed before {@code wal}. */
+    /**
+     * Completes once the leader has handled every transaction committed before {@code wal}: it appended
+     * one that committed at or after it (it appends in commit order), or confirmed the slot past it.
+     */
     private Mono<Boolean> captured(long wal) {
-        return db.sql("SELECT (confirmed_flush_lsn - '0/0'::pg_lsn)::bigint >= $2 AS done FROM pg_replication_slots"
-                        + " WHERE slot_name = $1")
+        return db.sql("SELECT coalesce((SELECT max(source_lsn) - '0/0'::pg_lsn FROM change_commit) >= $2, false)"
+                        + " OR coalesce((SELECT (confirmed_flush_lsn - '0/0'::pg_lsn) >= $2 FROM pg_replication_slots"
+                        + " WHERE slot_name = $1), false) AS done")
                 .bind(0, capture.slot()).bind(1, wal)
                 .map(row -> Boolean.TRUE.equals(row.get("done", Boolean.class)))
                 .one()

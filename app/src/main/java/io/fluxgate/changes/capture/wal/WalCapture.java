@@ -1,8 +1,11 @@
 package io.fluxgate.changes.capture.wal;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
@@ -142,7 +145,7 @@ public class WalCapture implements SmartLifecycle {
         log.info("Change capture: leading; decoding slot {}", slot);
         metrics.leading.set(1);
         Decoding decoding = new Decoding(new WalAppender(control), replicating, applied, until);
-        Flux<Object> messages = replicating.<Object>map(PgOutput::decode)
+        Flux<Object> messages = replicating.<Object>map(decoding::decode)
                 .concatWith(Mono.error(() -> new IllegalStateException("the replication stream ended")));
         // Ticks only prompt a marker when idle: one missed while a long transaction is appended is no loss.
         Flux<Object> ticks = Flux.interval(properties.statusInterval()).onBackpressureDrop().map(tick -> Tick.TICK);
@@ -188,17 +191,39 @@ public class WalCapture implements SmartLifecycle {
                 .execute().flatMap(result -> result.map(row -> row.get("lsn", Long.class))).next();
     }
 
-    /** One leader's pass over the stream: the transaction being decoded, and what to confirm. */
+    /**
+     * One leader's pass over the stream. Decoded transactions are appended as they end, many to one
+     * transaction of the leader's while more are already waiting behind them (bounded), one at a time
+     * when they trickle in; the slot is confirmed only past what that transaction committed.
+     */
     private final class Decoding {
+
+        private static final int MAX_SOURCES = 1000;
+        private static final int MAX_ROWS = 20_000;
 
         private final WalAppender appender;
         private final ReplicationStream replicating;
         private final Long until;
         private final Map<Long, PgOutput.Relation> relations = new HashMap<>();
-        private long applied;
+        private final long applied;
+        /** Messages decoded (as they arrive) and handled: more decoded than handled means more is waiting. */
+        private final AtomicLong received = new AtomicLong();
+        private long handled;
         private PgOutput.Begin transaction;
         private boolean skip;
-        private RowBatch batch;
+        /** The current decoded transaction's runs of rows not sent yet, the last one still growing. */
+        private final List<RowBatch> runs = new ArrayList<>();
+        private int runRows;
+        private long runBytes;
+        /** Whether part of the current decoded transaction was sent before its end (it is large). */
+        private boolean early;
+        private int entries;
+        /** Complete decoded transactions waiting to be sent together ({@code change_log_append_sources}). */
+        private final StringBuilder pending = new StringBuilder();
+        private int pendingSources;
+        private int pendingRows;
+        /** The end of the last decoded transaction handled; confirmed once nothing before it is uncommitted. */
+        private long handledThrough;
         private boolean markerPending;
 
         Decoding(WalAppender appender, ReplicationStream replicating, long applied, Long until) {
@@ -208,10 +233,21 @@ public class WalCapture implements SmartLifecycle {
             this.until = until;
         }
 
+        PgOutput.Message decode(io.netty.buffer.ByteBuf data) {
+            received.incrementAndGet();
+            return PgOutput.decode(data);
+        }
+
         /** Handles one message; emits true once draining is complete. */
         Mono<Boolean> on(PgOutput.Message message) {
+            return handle(message).doOnSuccess(done -> handled++);
+        }
+
+        private Mono<Boolean> handle(PgOutput.Message message) {
             if (message instanceof PgOutput.Begin begin) {
                 transaction = begin;
+                entries = 0;
+                early = false;
                 // Appended already (by a leader that died before confirming it).
                 skip = begin.commitLsn() <= applied;
             } else if (message instanceof PgOutput.Relation relation) {
@@ -222,15 +258,18 @@ public class WalCapture implements SmartLifecycle {
                 return commit(commit).thenReturn(false);
             } else if (message instanceof PgOutput.Marker marker && MARKER.equals(marker.prefix())) {
                 markerPending = false;
-                confirm(marker.lsn());
-                return Mono.just(until != null && marker.lsn() >= until);
+                return send().then(Mono.fromSupplier(() -> {
+                    handledThrough = Math.max(handledThrough, marker.lsn());
+                    confirm(handledThrough);
+                    return until != null && marker.lsn() >= until;
+                }));
             }
             return Mono.just(false);
         }
 
         /** Between transactions, a marker: once it is back, everything before it is confirmed (idle WAL goes). */
         Mono<Boolean> tick(PostgresqlConnection control) {
-            if (transaction != null || markerPending) {
+            if (transaction != null || markerPending || appender.open() || pendingSources > 0) {
                 return Mono.just(false);
             }
             markerPending = true;
@@ -245,29 +284,44 @@ public class WalCapture implements SmartLifecycle {
             if (table.name().equals("change_commit")) {
                 // The triggers logged this transaction (a switch of modes under way), or it is an append.
                 skip = true;
-                batch = null;
-                return appender.rollback();
+                clearRuns();
+                return appender.dropCurrent();
             }
-            Mono<Void> flush = Mono.empty();
-            if (batch != null && (batch.table() != table || batch.rows() >= properties.batchRows()
-                    || batch.length() >= properties.batchBytes().toBytes())) {
-                flush = flush();
+            RowBatch last = runs.isEmpty() ? null : runs.get(runs.size() - 1);
+            if (last == null || last.table() != table) {
+                last = new RowBatch(table);
+                runs.add(last);
             }
-            return flush.then(Mono.fromRunnable(() -> {
-                if (batch == null) {
-                    batch = new RowBatch(table);
-                }
-                if (!batch.add(row)) {
-                    log.warn("Change capture: a value of {}.{} was not in the WAL (is its REPLICA IDENTITY FULL?)",
-                            table.schema(), table.name());
-                }
-            }));
+            int before = last.length();
+            if (!last.add(row)) {
+                log.warn("Change capture: a value of {}.{} was not in the WAL (is its REPLICA IDENTITY FULL?)",
+                        table.schema(), table.name());
+            }
+            runRows++;
+            runBytes += last.length() - before;
+            if (runRows < properties.batchRows() && runBytes < properties.batchBytes().toBytes()) {
+                return Mono.empty();
+            }
+            // A large transaction: what waits goes first (commit order), then this one's rows so far, in the
+            // leader's transaction, which stays open until this one ends.
+            early = true;
+            return sendWaiting().then(flushRuns(true));
         }
 
-        private Mono<Void> flush() {
-            RowBatch full = batch;
-            batch = null;
-            return full == null ? Mono.empty() : appender.append(full, transaction);
+        /** Sends the current transaction's runs on their own (a large transaction, in a savepoint). */
+        private Mono<Void> flushRuns(boolean more) {
+            List<RowBatch> sending = List.copyOf(runs);
+            clearRuns();
+            return Flux.fromIterable(sending)
+                    .concatMap(run -> appender.append(run, transaction, more))
+                    .doOnNext(logged -> entries += logged)
+                    .then();
+        }
+
+        private void clearRuns() {
+            runs.clear();
+            runRows = 0;
+            runBytes = 0;
         }
 
         private Mono<Void> commit(PgOutput.Commit commit) {
@@ -275,17 +329,66 @@ public class WalCapture implements SmartLifecycle {
                 return Mono.empty();
             }
             PgOutput.Begin done = transaction;
-            Mono<Void> append = skip ? appender.rollback()
-                    : flush().then(appender.commit()).doOnNext(appended -> {
-                        if (appended) {
-                            metrics.transactions.increment();
-                        }
-                    }).then();
-            return append.doOnSuccess(nothing -> {
+            Mono<Void> log;
+            if (skip) {
+                clearRuns();
+                log = appender.dropCurrent();
+            } else if (early) {
+                log = flushRuns(false).then(Mono.defer(() -> appender.logged(done, entries)));
+            } else {
+                log = Mono.fromRunnable(() -> queue(done));
+            }
+            return log.then(Mono.defer(() -> {
                 transaction = null;
-                applied = Math.max(applied, done.commitLsn());
-                confirm(commit.endLsn());
-            });
+                handledThrough = Math.max(handledThrough, commit.endLsn());
+                boolean moreWaiting = received.get() > handled + 1;
+                if (moreWaiting && pendingSources < MAX_SOURCES && pendingRows < MAX_ROWS) {
+                    return Mono.empty();
+                }
+                return send().then(Mono.fromRunnable(() -> confirm(handledThrough)));
+            }));
+        }
+
+        /** Queues the complete, small decoded transaction {@code source} to be sent with the others waiting. */
+        private void queue(PgOutput.Begin source) {
+            if (runs.isEmpty()) {
+                return;
+            }
+            pending.append(pendingSources == 0 ? '[' : ',')
+                    .append("{\"x\":").append(source.xid())
+                    .append(",\"l\":\"").append(LogSequenceNumber.valueOf(source.commitLsn()).asString())
+                    .append("\",\"t\":\"").append(source.committedAt()).append("\",\"r\":[");
+            for (int i = 0; i < runs.size(); i++) {
+                if (i > 0) {
+                    pending.append(',');
+                }
+                runs.get(i).appendRun(pending);
+            }
+            pending.append("]}");
+            pendingSources++;
+            pendingRows += runRows;
+            clearRuns();
+        }
+
+        /** Sends what waits (one statement) and commits what is open: afterwards, everything handled is logged. */
+        private Mono<Void> send() {
+            return sendWaiting().then(commitLeader());
+        }
+
+        /** Sends the complete decoded transactions waiting, in one statement. */
+        private Mono<Void> sendWaiting() {
+            if (pendingSources == 0) {
+                return Mono.empty();
+            }
+            String sources = pending.append(']').toString();
+            pending.setLength(0);
+            pendingSources = 0;
+            pendingRows = 0;
+            return appender.appendSources(sources).doOnNext(metrics.transactions::increment).then();
+        }
+
+        private Mono<Void> commitLeader() {
+            return appender.commit().doOnNext(metrics.transactions::increment).then();
         }
 
         private void confirm(long lsn) {
