@@ -200,6 +200,23 @@ class LogicalCaptureTest extends IntegrationTest {
         }
     }
 
+    /** Captured from the WAL, no snapshot can be matched to a log position yet: refused, plainly, and the session goes on. */
+    @Test
+    void aSnapshotIsRefusedAndThePlainSubscriptionGoesOn() {
+        Account reader = newUser("No Snapshot");
+        try (WsClient ws = WsClient.connect(port, reader.token())) {
+            ws.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"snapshot\":true}");
+            assertThat(ws.next().path("type").asString()).isEqualTo("subscribed");
+            tools.jackson.databind.JsonNode refusal = ws.next();
+            assertThat(refusal.path("type").asString()).isEqualTo("error");
+            assertThat(refusal.path("error").asString()).isEqualTo("Snapshot refused");
+            assertThat(refusal.path("detail").asString()).contains("capture mode logical");
+            ws.subscribe("post_changes");
+            Tx.commitPost(connections, reader.id(), "still live");
+            assertThat(ws.next().path("data").path("title").asString()).isEqualTo("still live");
+        }
+    }
+
     // ---- helpers
 
     private boolean leading() {
