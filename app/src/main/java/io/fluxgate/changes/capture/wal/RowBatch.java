@@ -24,10 +24,6 @@ final class RowBatch {
         return table;
     }
 
-    int rows() {
-        return rows;
-    }
-
     int length() {
         return json.length();
     }

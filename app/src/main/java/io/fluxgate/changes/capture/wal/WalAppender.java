@@ -34,10 +34,6 @@ final class WalAppender {
         return open;
     }
 
-    int sources() {
-        return sources;
-    }
-
     /**
      * Appends {@code batch} of the decoded transaction {@code source}; {@code early}: more of it may
      * follow and its end is not known yet (so it gets a savepoint first). Emits the entries logged.
