@@ -38,7 +38,7 @@ class LogicalCaptureTest extends IntegrationTest {
 
     private static final String ROWS = "SELECT c.commit_seq, l.channel, l.table_name, l.operation, l.user_ids::text AS users,"
             + " l.row_data::text AS data FROM change_log l JOIN change_commit c USING (tx_id)"
-            + " WHERE c.commit_seq > $1 ORDER BY c.commit_seq, l.id";
+            + " WHERE c.commit_seq > $1 AND $2 = ANY (l.user_ids) ORDER BY c.commit_seq, l.id";
 
     @LocalServerPort
     int port;
@@ -238,18 +238,21 @@ class LogicalCaptureTest extends IntegrationTest {
         }
     }
 
-    /** Runs {@code work} and returns the change-log rows it made, once the hub has published them all. */
-    private List<Map<String, Object>> logged(Runnable work) {
+    /**
+     * Runs {@code work} and returns the change-log rows of the user it made, once the hub has published
+     * them all (rows of the same user only: another test's change may still be on its way to the log).
+     */
+    private List<Map<String, Object>> logged(java.util.function.Supplier<Long> work) {
         long before = hub.head().commitSeq();
-        work.run();
-        long marker = Tx.commitPost(connections, 1, "marker");
+        long user = work.get();
+        long marker = Tx.commitPost(connections, user, "marker");
         awaitInsertPublished("posts", marker);
-        List<Map<String, Object>> rows = db.sql(ROWS).bind(0, before).fetch().all().collectList().block();
+        List<Map<String, Object>> rows = db.sql(ROWS).bind(0, before).bind(1, user).fetch().all().collectList().block();
         return rows.subList(0, rows.size() - 1);
     }
 
     /** A user and a post: insert, an activity-only update (not logged), a rename, a title, a delete. */
-    private void workload(String tag) {
+    private long workload(String tag) {
         Long user = db.sql("INSERT INTO users (name, email, password) VALUES ($1, $2, 'hash') RETURNING id")
                 .bind(0, "Work " + tag).bind(1, tag + "-" + System.nanoTime() + "@example.com")
                 .map(row -> row.get("id", Long.class)).one().block();
@@ -260,6 +263,7 @@ class LogicalCaptureTest extends IntegrationTest {
         db.sql("UPDATE posts SET title = 'second' WHERE id = $1").bind(0, post).then().block();
         db.sql("INSERT INTO accounts (user_id) VALUES ($1)").bind(0, user).then().block();
         db.sql("DELETE FROM posts WHERE id = $1").bind(0, post).then().block();
+        return user;
     }
 
     /** The row with what differs between two runs of the workload (ids, times, names) taken out. */
