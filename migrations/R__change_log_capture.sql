@@ -172,14 +172,18 @@ BEGIN
 END;
 $$;
 
--- A decoded transaction's 32-bit id as the full xid8: the same epoch as now, or the one before when
--- the counter wrapped since (a decoded transaction is always older than the one appending it).
+-- A decoded transaction's 32-bit id as the full xid8: the one nearest the next id to be assigned
+-- (ids are compared modulo 2^32, as the server does). Not simply "older than now": the leader's own
+-- transaction may have taken its id before a transaction it appends had begun, and a transaction is
+-- decoded once its commit is flushed, which can be a moment before it is visible (so its id may not
+-- be below the next id yet).
 CREATE OR REPLACE FUNCTION change_log_widen_xid(xid BIGINT) RETURNS xid8
 LANGUAGE sql AS $$
     SELECT CASE WHEN xid IS NULL THEN NULL ELSE
-        (CASE WHEN ((now_xid >> 32) << 32) + xid > now_xid THEN ((now_xid >> 32) << 32) + xid - 4294967296
-              ELSE ((now_xid >> 32) << 32) + xid END)::text::xid8 END
-      FROM (SELECT pg_current_xact_id()::text::bigint AS now_xid) now
+        (next_xid + CASE WHEN d >= 2147483648 THEN d - 4294967296
+                         WHEN d < -2147483648 THEN d + 4294967296 ELSE d END)::text::xid8 END
+      FROM (SELECT next_xid, xid - (next_xid & 4294967295) AS d
+              FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid) n) next
 $$;
 
 -- Runs at COMMIT, once per transaction that logged changes (trigger mode). Held until this

@@ -37,6 +37,15 @@ public final class Tx implements AutoCloseable {
         Flux.from(statement.execute()).flatMap(result -> result.getRowsUpdated()).blockLast();
     }
 
+    /** The first column of the first row {@code sql} returns inside this transaction. */
+    public <T> T value(String sql, Class<T> type, Object... binds) {
+        io.r2dbc.spi.Statement statement = connection.createStatement(sql);
+        for (int i = 0; i < binds.length; i++) {
+            statement.bind(i, binds[i]);
+        }
+        return Flux.from(statement.execute()).flatMap(result -> result.map((row, meta) -> row.get(0, type))).blockFirst();
+    }
+
     /** Inserts a post in a transaction of its own and commits it. */
     public static long commitPost(ConnectionFactory connections, long authorId, String title) {
         try (Tx tx = begin(connections)) {

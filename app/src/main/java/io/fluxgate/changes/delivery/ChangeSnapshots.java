@@ -6,8 +6,7 @@ import java.util.List;
 import java.util.Set;
 
 import io.fluxgate.changes.ChangeStreamProperties;
-import io.fluxgate.changes.capture.ChangeLogReader;
-import io.fluxgate.changes.capture.wal.CaptureProperties;
+import io.fluxgate.changes.capture.wal.SnapshotPosition;
 import io.fluxgate.changes.capture.PageSize;
 import io.fluxgate.changes.hub.ChangeFrames;
 import io.fluxgate.changes.hub.Channels;
@@ -17,6 +16,7 @@ import io.r2dbc.postgresql.codec.Json;
 import io.r2dbc.spi.ConnectionFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.util.retry.Retry;
 import tools.jackson.databind.node.ObjectNode;
 
 import org.springframework.beans.factory.annotation.Qualifier;
@@ -30,10 +30,7 @@ import org.springframework.transaction.support.DefaultTransactionDefinition;
 /**
  * The rows of a channel's tables a caller may see, read with the change-log position they reflect,
  * from one database snapshot (a read-only REPEATABLE READ transaction on the analytics pool): every
- * commit at or before the position is in the rows, none after it. Commits get their log position in
- * commit order, so the commits a snapshot sees are exactly those up to the newest one it sees. That
- * holds with capture triggers only: captured from the WAL, the log trails the tables, and snapshots
- * are refused (see the README's capture modes).
+ * commit at or before the position is in the rows, none after it (see {@link SnapshotPosition}).
  */
 @Component
 public class ChangeSnapshots implements SnapshotReader {
@@ -76,14 +73,13 @@ public class ChangeSnapshots implements SnapshotReader {
     private final PageSize pageSize;
     /** Each snapshot reading holds an analytics connection and a database snapshot open. */
     private final SnapshotSlots slots;
-    /** Captured from the WAL, the log trails the tables: no snapshot can be matched to a log position yet. */
-    private final boolean logTrailsTables;
+    private final SnapshotPosition positions;
 
     ChangeSnapshots(@Qualifier("analyticsConnectionFactory") ConnectionFactory analytics,
             @Qualifier("analyticsDatabaseClient") DatabaseClient db, ChangeFrames frames,
-            ChangeStreamProperties properties, CaptureProperties capture) {
+            ChangeStreamProperties properties, SnapshotPosition positions) {
         this.db = db;
-        this.logTrailsTables = capture.logical();
+        this.positions = positions;
         this.frames = frames;
         this.maxRows = properties.snapshotMaxRows();
         this.timeout = properties.snapshotTimeout();
@@ -111,10 +107,6 @@ public class ChangeSnapshots implements SnapshotReader {
      */
     @Override
     public Flux<Piece> read(String channel, Caller caller, RowFilter filter, Set<String> columns) {
-        if (logTrailsTables) {
-            return Flux.just(new Refused("Snapshots are not offered while changes are captured from the WAL"
-                    + " (capture mode logical); subscribe without one, or resume from a cursor."));
-        }
         return slots.acquire(caller.id())
                 .flatMapMany(slot -> Flux.defer(() -> reading(channel, caller, filter, columns))
                         .timeout(timeout)
@@ -136,7 +128,7 @@ public class ChangeSnapshots implements SnapshotReader {
             default -> throw new IllegalArgumentException("No snapshot of " + channel);
         };
         // The log position is read first: the transaction's snapshot is taken by its first query.
-        Flux<Piece> reading = ChangeLogReader.head(db).flatMapMany(position -> Flux.fromIterable(sources)
+        Flux<Piece> reading = positions.of(db).flatMapMany(position -> Flux.fromIterable(sources)
                 .concatMap(source -> count(source, caller))
                 .reduce(0L, Long::sum)
                 .flatMapMany(total -> total > maxRows
@@ -145,7 +137,9 @@ public class ChangeSnapshots implements SnapshotReader {
                         : Flux.fromIterable(sources)
                                 .concatMap(source -> pages(source, caller, filter, columns))
                                 .concatWithValues(new End(position))));
-        return snapshot.transactional(reading);
+        // A snapshot no single log position describes is taken again: its position is known before any row is sent.
+        return snapshot.transactional(reading)
+                .retryWhen(Retry.max(5).filter(SnapshotPosition.Inverted.class::isInstance));
     }
 
     private Mono<Long> count(Source source, Caller caller) {

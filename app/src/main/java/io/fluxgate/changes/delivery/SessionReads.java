@@ -9,6 +9,8 @@ import io.fluxgate.changes.hub.ChangeFrames;
 import io.fluxgate.changes.hub.Channels;
 import io.fluxgate.changes.hub.Position;
 import io.fluxgate.security.Caller;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 
 /**
@@ -18,6 +20,9 @@ import reactor.core.publisher.Flux;
  * twice; these run in the session's serial step, one at a time.
  */
 final class SessionReads {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SessionReads.class);
+
 
     private final ChangeSession.Context context;
     private final ChangeFrames frames;
@@ -135,6 +140,7 @@ final class SessionReads {
                     return Flux.just(frames.snapshotEnd(channel, id, reflected));
                 }, 1)
                 .onErrorResume(failure -> {
+                    LOG.warn("Snapshot of {} failed: {}", channel, failure.toString());
                     drop.accept(subscription);
                     return error("Snapshot failed", channel, "The database could not be read in time; subscribe"
                             + " again shortly. The subscription was removed.");
