@@ -5,9 +5,10 @@
 -- Which tables are captured, on which channel, and with which related-user columns is said once,
 -- by each table's capture trigger and its arguments: the channel, then the columns holding
 -- related user ids; a column prefixed with '-' is ignored when deciding whether an UPDATE changed
--- anything (activity stamps). In trigger mode the trigger runs change_log_entry in the writer's
--- transaction; in logical mode the triggers are disabled and the capture leader runs the same
--- change_log_entry, with the same arguments read from the trigger, on the decoded rows.
+-- anything (activity stamps). The rules themselves are change_log_row. In trigger mode the trigger
+-- runs it (through change_log_entry) in the writer's transaction; in logical mode the triggers are
+-- disabled and the capture leader runs the same change_log_row, with the same arguments read from
+-- the trigger, on batches of decoded rows (change_log_append_runs).
 --
 -- Columns that are nobody else's business never reach the change log: the password hash, the
 -- token version, and a transfer's idempotency key.
@@ -18,54 +19,46 @@
 -- being migrated to.
 ALTER TABLE change_commit ADD COLUMN IF NOT EXISTS source_lsn pg_lsn UNIQUE;
 
--- change_log_entry gained its last parameter; the old signature goes.
-DROP FUNCTION IF EXISTS change_log_entry(TEXT[], TEXT, TEXT, JSONB, JSONB);
+-- change_log_entry lost its last parameter (logical mode logs whole batches, set-based, below).
+DROP FUNCTION IF EXISTS change_log_entry(TEXT[], TEXT, TEXT, JSONB, JSONB, XID8);
 
--- source_tx: logical mode, the decoded transaction the entry belongs to (the capture leader then
--- records its commit itself, see change_log_commit_source); NULL: the current transaction's own.
-CREATE OR REPLACE FUNCTION change_log_entry(args TEXT[], tbl TEXT, op TEXT, new_row JSONB, old_row JSONB,
-                                            source_tx XID8 DEFAULT NULL)
+-- The rules, in one place: what a captured row change of a table with capture arguments args
+-- logs (its row data and related user ids), or no row when it logs nothing. Plain SQL, so the
+-- batched append below runs it inline, row by row, within one statement.
+CREATE OR REPLACE FUNCTION change_log_row(args TEXT[], op TEXT, new_row JSONB, old_row JSONB)
+RETURNS TABLE (data JSONB, related BIGINT[])
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT d.data,
+           ARRAY(SELECT (d.data ->> c.col)::BIGINT FROM unnest(args[2:]) WITH ORDINALITY c(col, ord)
+                  WHERE left(c.col, 1) <> '-' AND d.data ->> c.col IS NOT NULL ORDER BY c.ord)
+      FROM (SELECT CASE WHEN op = 'DELETE' THEN old_row ELSE new_row END
+                   - ARRAY['password', 'token_version', 'idempotency_key'] AS data,
+                   ARRAY(SELECT substr(c, 2) FROM unnest(args[2:]) c WHERE left(c, 1) = '-') AS ignored) d
+     -- An UPDATE that changed nothing but the ignored (activity) columns is not logged.
+     WHERE NOT coalesce(op = 'UPDATE' AND cardinality(d.ignored) > 0
+                        AND (d.data - d.ignored) = (old_row - ARRAY['password', 'token_version', 'idempotency_key'] - d.ignored),
+                        false)
+$$;
+
+-- Trigger mode: logs one row change in the current transaction (marking its first entry).
+CREATE OR REPLACE FUNCTION change_log_entry(args TEXT[], tbl TEXT, op TEXT, new_row JSONB, old_row JSONB)
 RETURNS BOOLEAN
 LANGUAGE plpgsql AS $$
 DECLARE
-    hidden   CONSTANT TEXT[] := ARRAY['password', 'token_version', 'idempotency_key'];
-    data     JSONB;
-    previous JSONB;
-    related  BIGINT[] := '{}';
-    ignored  TEXT[] := '{}';
-    col      TEXT;
-    tx       TEXT := pg_current_xact_id()::text;
-    first    BOOLEAN;
+    entry RECORD;
+    tx    TEXT := pg_current_xact_id()::text;
+    first BOOLEAN;
 BEGIN
-    FOR i IN 2 .. cardinality(args) LOOP
-        IF left(args[i], 1) = '-' THEN
-            ignored := ignored || substr(args[i], 2);
-        END IF;
-    END LOOP;
-    IF op = 'DELETE' THEN data := old_row - hidden; ELSE data := new_row - hidden; END IF;
-    IF op = 'UPDATE' AND cardinality(ignored) > 0 THEN
-        previous := old_row - hidden;
-        IF (data - ignored) = (previous - ignored) THEN
-            RETURN false;
-        END IF;
-    END IF;
-    FOR i IN 2 .. cardinality(args) LOOP
-        col := args[i];
-        IF left(col, 1) <> '-' AND data ->> col IS NOT NULL THEN
-            related := related || (data ->> col)::BIGINT;
-        END IF;
-    END LOOP;
-    IF source_tx IS NOT NULL THEN
-        INSERT INTO change_log (tx_id, channel, table_name, operation, row_data, user_ids)
-        VALUES (source_tx, args[1], tbl, op, data, related);
-        RETURN true;
+    SELECT r.data, r.related INTO entry FROM change_log_row(args, op, new_row, old_row) r;
+    IF NOT FOUND THEN
+        RETURN false;
     END IF;
     first := current_setting('fluxgate.logged_tx', true) IS DISTINCT FROM tx;
     IF first THEN
         PERFORM set_config('fluxgate.logged_tx', tx, true);
     END IF;
     INSERT INTO change_log (channel, table_name, operation, row_data, user_ids, first_in_tx)
-    VALUES (args[1], tbl, op, data, related, first);
+    VALUES (args[1], tbl, op, entry.data, entry.related, first);
     RETURN true;
 END;
 $$;
@@ -93,39 +86,54 @@ LANGUAGE sql STABLE AS $$
      WHERE t.tgrelid = tbl AND t.tgfoid = 'change_log_capture'::regproc
 $$;
 
--- Logical mode: the capture leader appends a run of decoded changes of one table, in order, for
--- the decoded transaction source_tx. Each element of rows is {"op": ..., "n": new row, "o": old row},
--- rows as JSON objects of the columns' text forms (json and jsonb columns as JSON): typed here through
--- the table's own row type, so row_data is exactly what to_jsonb gives in trigger mode. Returns the
--- number of entries logged.
-CREATE OR REPLACE FUNCTION change_log_append(tbl REGCLASS, rows JSONB, source_tx XID8) RETURNS INTEGER
+-- Logical mode: logs runs of decoded row changes, [{"tx": full xid, "rel": table OID, "rows": [...]}, ...]
+-- in order, in one statement: each element of rows is {"op": ..., "n": new row, "o": old row}, rows
+-- as JSON objects of the columns' text forms (json and jsonb columns as JSON), typed here through the
+-- table's own row type, so row_data is exactly what to_jsonb gives in trigger mode. One dynamic query
+-- per batch (a branch per table in it), not per row or per transaction. Returns the (transaction,
+-- channel) pairs that logged something.
+CREATE OR REPLACE FUNCTION change_log_append_runs(runs JSONB) RETURNS TABLE (tx XID8, channel TEXT)
 LANGUAGE plpgsql AS $$
 DECLARE
-    args   TEXT[] := change_log_capture_args(tbl);
-    name   TEXT;
-    typed  RECORD;
-    logged INTEGER := 0;
+    typed TEXT[] := '{}';
+    rel   OID;
+    args  TEXT[];
 BEGIN
-    IF args IS NULL THEN
-        -- Dropped, or no longer captured, since the decoded transaction wrote it: nothing to log it by.
-        RAISE WARNING 'change_log_append: % has no capture trigger any more; % decoded rows not logged',
-            tbl, jsonb_array_length(rows);
-        RETURN 0;
-    END IF;
-    SELECT c.relname INTO name FROM pg_class c WHERE c.oid = tbl;
-    FOR typed IN EXECUTE format(
-            'SELECT r.op,'
-            || ' CASE WHEN r.n IS NULL THEN NULL ELSE to_jsonb(jsonb_populate_record(NULL::%1$s, r.n)) END AS n,'
-            || ' CASE WHEN r.o IS NULL THEN NULL ELSE to_jsonb(jsonb_populate_record(NULL::%1$s, r.o)) END AS o'
-            || ' FROM ROWS FROM (jsonb_to_recordset($1) AS (op TEXT, n JSONB, o JSONB))'
-            || ' WITH ORDINALITY AS r(op, n, o, ord) ORDER BY r.ord', tbl) USING rows
-    LOOP
-        IF change_log_entry(args, name, typed.op, typed.n, typed.o, source_tx) THEN
-            logged := logged + 1;
+    FOR rel IN SELECT DISTINCT (r ->> 'rel')::oid FROM jsonb_array_elements(runs) r LOOP
+        args := change_log_capture_args(rel::regclass);
+        IF args IS NULL THEN
+            -- Dropped, or no longer captured, since the decoded transaction wrote it: nothing to log it by.
+            RAISE WARNING 'change_log_append: % has no capture trigger any more; its decoded rows are not logged',
+                rel::regclass;
+            CONTINUE;
         END IF;
+        typed := typed || format('SELECT r.run, r.seq, r.tx, r.op, %L::text[] AS args, %L::text AS tbl,'
+                || ' CASE WHEN r.n IS NULL THEN NULL ELSE to_jsonb(jsonb_populate_record(NULL::%s, r.n)) END AS n,'
+                || ' CASE WHEN r.o IS NULL THEN NULL ELSE to_jsonb(jsonb_populate_record(NULL::%s, r.o)) END AS o'
+                || ' FROM input r WHERE r.rel = %s',
+                args, (SELECT c.relname FROM pg_class c WHERE c.oid = rel), rel::regclass, rel::regclass, rel);
     END LOOP;
-    RETURN logged;
+    IF cardinality(typed) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE 'WITH input AS (SELECT run.ord AS run, w.ord AS seq, (run.value ->> ''tx'')::xid8 AS tx,'
+        || ' (run.value ->> ''rel'')::oid AS rel, w.value ->> ''op'' AS op, w.value -> ''n'' AS n, w.value -> ''o'' AS o'
+        || ' FROM jsonb_array_elements($1) WITH ORDINALITY run(value, ord),'
+        || ' jsonb_array_elements(run.value -> ''rows'') WITH ORDINALITY w(value, ord)),'
+        || ' logged AS (INSERT INTO change_log (tx_id, channel, table_name, operation, row_data, user_ids)'
+        || ' SELECT t.tx, t.args[1], t.tbl, t.op, e.data, e.related FROM (' || array_to_string(typed, ' UNION ALL ') || ') t'
+        || ' CROSS JOIN LATERAL change_log_row(t.args, t.op, t.n, t.o) e ORDER BY t.run, t.seq'
+        || ' RETURNING tx_id, channel)'
+        || ' SELECT DISTINCT l.tx_id, l.channel FROM logged l' USING runs;
 END;
+$$;
+
+-- Logical mode, a large decoded transaction source_tx: a run of rows of one table, appended before
+-- its end is known. Returns the number of entries logged.
+CREATE OR REPLACE FUNCTION change_log_append(tbl REGCLASS, rows JSONB, source_tx XID8) RETURNS INTEGER
+LANGUAGE sql AS $$
+    SELECT count(*)::INTEGER
+      FROM change_log_append_runs(jsonb_build_array(jsonb_build_object('tx', source_tx::text, 'rel', tbl::oid, 'rows', rows)))
 $$;
 
 -- Logical mode: the decoded transaction source_tx, committed at source_lsn and committed_at, is
@@ -145,29 +153,36 @@ END;
 $$;
 
 -- Logical mode, the common case in one round trip: decoded transactions that arrived together, in
--- commit order, each [{"x": 32-bit xid, "l": commit LSN, "t": commit time, "r": [{"rel": table OID,
--- "rows": [...]}, ...]}, ...] with its runs of rows per table in order. Returns how many logged
--- something.
+-- commit order, each {"x": 32-bit xid, "l": commit LSN, "t": commit time, "r": [{"rel": table OID,
+-- "rows": [...]}, ...]} with its runs of rows per table in order. Their entries go in with one
+-- statement, their commits (those that logged something) in commit order with another, under the
+-- commit-order lock, which the leader's transaction then holds to its end; one NOTIFY per channel.
+-- Returns how many logged something.
 CREATE OR REPLACE FUNCTION change_log_append_sources(sources JSONB) RETURNS INTEGER
 LANGUAGE plpgsql AS $$
 DECLARE
-    source JSONB;
-    run    JSONB;
-    tx     XID8;
-    logged INTEGER;
-    done   INTEGER := 0;
+    txs      XID8[];
+    runs     JSONB;
+    logged   XID8[];
+    channels TEXT[];
+    done     INTEGER;
 BEGIN
-    FOR source IN SELECT value FROM jsonb_array_elements(sources) WITH ORDINALITY ORDER BY ordinality LOOP
-        tx := change_log_widen_xid((source ->> 'x')::bigint);
-        logged := 0;
-        FOR run IN SELECT value FROM jsonb_array_elements(source -> 'r') WITH ORDINALITY ORDER BY ordinality LOOP
-            logged := logged + change_log_append((run ->> 'rel')::oid::regclass, run -> 'rows', tx);
-        END LOOP;
-        IF logged > 0 THEN
-            PERFORM change_log_commit_source(tx, (source ->> 'l')::pg_lsn, (source ->> 't')::timestamptz);
-            done := done + 1;
-        END IF;
-    END LOOP;
+    PERFORM pg_advisory_xact_lock(7331746175);  -- 'fluxgate' change stream
+    SELECT array_agg(change_log_widen_xid((s.value ->> 'x')::bigint) ORDER BY s.ord) INTO txs
+      FROM jsonb_array_elements(sources) WITH ORDINALITY s(value, ord);
+    SELECT jsonb_agg(r.value || jsonb_build_object('tx', txs[s.ord]::text) ORDER BY s.ord, r.ord) INTO runs
+      FROM jsonb_array_elements(sources) WITH ORDINALITY s(value, ord),
+           jsonb_array_elements(s.value -> 'r') WITH ORDINALITY r(value, ord);
+    SELECT array_agg(DISTINCT a.tx), array_agg(DISTINCT a.channel) INTO logged, channels
+      FROM change_log_append_runs(coalesce(runs, '[]')) a;
+    INSERT INTO change_commit (commit_seq, tx_id, source_lsn, committed_at)
+    SELECT nextval('change_commit_seq'), c.tx, c.lsn, c.at
+      FROM (SELECT txs[s.ord] AS tx, (s.value ->> 'l')::pg_lsn AS lsn, (s.value ->> 't')::timestamptz AS at
+              FROM jsonb_array_elements(sources) WITH ORDINALITY s(value, ord)
+             WHERE txs[s.ord] = ANY (logged)
+             ORDER BY s.ord) c;
+    GET DIAGNOSTICS done = ROW_COUNT;
+    PERFORM pg_notify(c, '') FROM unnest(channels) c;
     RETURN done;
 END;
 $$;

@@ -43,8 +43,8 @@ class MigrationsTest extends IntegrationTest {
                 .as(StepVerifier::create)
                 .assertNext(runs -> assertThat(runs).containsExactly(true))
                 .verifyComplete();
-        // The rules live in change_log_entry, which the trigger (and logical capture's append) calls.
-        db.sql("SELECT pg_get_functiondef('change_log_entry'::regproc) AS body")
+        // The rules live in change_log_row, which the trigger (through change_log_entry) and logical capture's append call.
+        db.sql("SELECT pg_get_functiondef('change_log_row'::regproc) AS body")
                 .map(row -> row.get("body", String.class)).one()
                 .as(StepVerifier::create)
                 .assertNext(body -> assertThat(body).contains("'password', 'token_version', 'idempotency_key'"))
@@ -53,6 +53,11 @@ class MigrationsTest extends IntegrationTest {
                 .map(row -> row.get("body", String.class)).one()
                 .as(StepVerifier::create)
                 .assertNext(body -> assertThat(body).contains("change_log_entry(TG_ARGV"))
+                .verifyComplete();
+        db.sql("SELECT pg_get_functiondef('change_log_entry'::regproc) || pg_get_functiondef('change_log_append_runs'::regproc) AS body")
+                .map(row -> row.get("body", String.class)).one()
+                .as(StepVerifier::create)
+                .assertNext(body -> assertThat(body).contains("FROM change_log_row(").contains("change_log_row(t.args"))
                 .verifyComplete();
     }
 
