@@ -24,7 +24,21 @@ public final class ChangeLogReader implements ChangeLog {
             + " l.row_data, l.user_ids, c.committed_at"
             + " FROM change_commit c JOIN change_log l ON l.tx_id = c.tx_id";
     private static final String SELECT = EVENTS + " WHERE c.commit_seq >= $1 AND (c.commit_seq > $1 OR l.id > $2)";
-    private static final String ORDER = " ORDER BY c.commit_seq, l.id LIMIT $3";
+    /**
+     * Everything after a position (what the listener reads on every wake-up): the commits first, at
+     * most one more than the rows asked for (every commit has an entry, and the first may have none
+     * left), then each one's entries through the index ({@code OFFSET 0} keeps that a lookup per
+     * commit, which the planner cannot turn into a join over the whole log). Joined plainly, the
+     * generic plan PostgreSQL may keep for the prepared statement hashes the whole log on every read.
+     */
+    static final String SELECT_ALL = "SELECT c.commit_seq, l.id, l.channel, l.table_name, l.operation,"
+            + " l.row_data, l.user_ids, c.committed_at"
+            + " FROM (SELECT commit_seq, tx_id, committed_at FROM change_commit WHERE commit_seq >= $1"
+            + " ORDER BY commit_seq LIMIT $3 + 1) c"
+            + " CROSS JOIN LATERAL (SELECT e.id, e.channel, e.table_name, e.operation, e.row_data, e.user_ids"
+            + " FROM change_log e WHERE e.tx_id = c.tx_id OFFSET 0) l"
+            + " WHERE (c.commit_seq > $1 OR l.id > $2)";
+    static final String ORDER = " ORDER BY c.commit_seq, l.id LIMIT $3";
     private static final String AT = EVENTS + " WHERE c.commit_seq = $1 AND l.id = $2";
 
     private final DatabaseClient db;
@@ -55,9 +69,10 @@ public final class ChangeLogReader implements ChangeLog {
     }
 
     private Flux<ChangeEvent> query(Position from, Filter filter, int rows) {
-        StringBuilder sql = new StringBuilder(SELECT);
+        boolean everything = filter.channels() == null && filter.userId() == null;
+        StringBuilder sql = new StringBuilder(everything ? SELECT_ALL : SELECT);
         List<Object> binds = new ArrayList<>(List.of(from.commitSeq(), from.logId(), rows));
-        if (filter.channels() != null || filter.userId() != null) {
+        if (!everything) {
             List<String> clauses = new ArrayList<>();
             if (filter.channels() != null && !filter.channels().isEmpty()) {
                 binds.add(filter.channels().toArray(String[]::new));
