@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Capture overhead: insert throughput into posts with no capture at all (the capture trigger
-# disabled, nothing decoding), with the capture trigger (log row + NOTIFY + commit-order lock in the
-# writer's transaction), and with capture from the WAL (the triggers off, the service running in
-# logical mode and decoding every insert into the change log beside the writers). Measured by
-# pgbench on a scratch database migrated with migrations/. Prints one line per case.
+# disabled, the service not running), with the capture trigger (log row + NOTIFY + commit-order lock
+# in the writer's transaction; the service running in trigger mode, its listener reading the log),
+# and with capture from the WAL (the service running in logical mode: the triggers off, its leader
+# decoding every insert into the change log beside the writers, its listener reading it). Measured
+# by pgbench on a scratch database migrated with migrations/, the rounds in that order and no
+# capture once more at the end. Prints one line per case.
 #   bash bench/capture-overhead.sh            # 15 s per case
 #   SECONDS_PER_CASE=5 bash bench/capture-overhead.sh
 # "no capture" is the mean of a round before and a round after the others (the table grows as they run).
+# The service waits for readiness and one unmeasured round warms it (reported apart, as cold).
 # The logical case needs wal_level=logical and the service's jar (./mvnw -B package -DskipTests, or
 # FLUXGATE_JAR); without either it is left out.
 set -euo pipefail
@@ -51,18 +54,11 @@ rows_per_second() { # clients script rows-per-transaction
     awk -v tps="$tps" -v rows="$3" 'BEGIN { printf "%.0f", tps * rows }'
 }
 trigger() { "${PSQL[@]}" -d "$DB" -c "ALTER TABLE posts $1 TRIGGER posts_change_log"; }
-
-CASES=("1 one 1" "1 ten 10" "8 one 1" "8 ten 10")
-declare -A NONE TRIGGERS LOGICAL TRAIL
-for c in "${CASES[@]}"; do
-    read -r clients script rows <<<"$c"
-    trigger DISABLE
-    NONE[$c]=$(rows_per_second "$clients" "$script.sql" "$rows")
-    trigger ENABLE
-    TRIGGERS[$c]=$(rows_per_second "$clients" "$script.sql" "$rows")
-done
-
-# Waits until the leader has logged every post written since posts_before/logged_before; prints how long it took.
+mark() {
+    posts_before=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM posts")
+    logged_before=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM change_log WHERE table_name = 'posts'")
+}
+# Waits until every post written since mark is in the change log; prints how long that took.
 await_capture() {
     local start written logged
     start=$(date +%s.%N)
@@ -74,58 +70,72 @@ await_capture() {
     done
     awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }'
 }
-mark() {
-    posts_before=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM posts")
-    logged_before=$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM change_log WHERE table_name = 'posts'")
-}
-
-COLD=
-if [ "$("${PSQL[@]}" -d postgres -Atc 'SHOW wal_level')" = logical ] && [ -f "$JAR" ]; then
-    # The service turns the triggers off itself once its slot exists, and decodes beside the writers.
-    SPRING_FLYWAY_ENABLED=false FLUXGATE_DB_NAME=$DB FLUXGATE_CHANGES_CAPTURE_MODE=logical PORT=$PORT \
+start_service() { # capture mode
+    SPRING_FLYWAY_ENABLED=false FLUXGATE_DB_NAME=$DB FLUXGATE_CHANGES_CAPTURE_MODE=$1 PORT=$PORT \
         FLUXGATE_SECURITY_JWT_SECRET=bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz FLUXGATE_WARMUP_MAX_DURATION=0s \
-        java -Xmx512m -jar "$JAR" > "$WORK/service.log" 2>&1 &
+        java -Xmx512m -jar "$JAR" > "$WORK/service-$1.log" 2>&1 &
     SERVICE=$!
+    local enabled=$([ "$1" = logical ] && echo D || echo O)
     for _ in $(seq 1 240); do
         curl -fs "http://127.0.0.1:$PORT/actuator/health/readiness" >/dev/null 2>&1 \
-            && [ "$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB' AND active")" = 1 ] \
-            && [ "$("${PSQL[@]}" -d "$DB" -Atc "SELECT tgenabled FROM pg_trigger WHERE tgname = 'posts_change_log'")" = D ] && break
+            && [ "$("${PSQL[@]}" -d "$DB" -Atc "SELECT tgenabled FROM pg_trigger WHERE tgname = 'posts_change_log'")" = "$enabled" ] \
+            && { [ "$1" != logical ] || [ "$("${PSQL[@]}" -d "$DB" -Atc "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB' AND active")" = 1 ]; } \
+            && break
         sleep 0.5
     done
-    # Cold: the first seconds of decoding after start (the JIT compiler still at work). Not in the table.
+    # Cold: the first seconds after start, the JIT compiler still at work. Reported apart.
     mark
-    COLD=$(rows_per_second 8 one.sql 1)
+    COLD[$1]=$(rows_per_second 8 one.sql 1)
     await_capture >/dev/null
+}
+stop_service() {
+    kill "$SERVICE"; wait "$SERVICE" 2>/dev/null || true
+    SERVICE=
+}
+measure() { # rates-array [trail-array]: every case, and how long the log trailed the writers after it
+    local -n into=$1
     for c in "${CASES[@]}"; do
         read -r clients script rows <<<"$c"
         mark
-        LOGICAL[$c]=$(rows_per_second "$clients" "$script.sql" "$rows")
-        # Every insert is captured: wait for the leader to log this case's inserts before the next one,
-        # and note how long it trailed the writers.
-        TRAIL[$c]=$(await_capture)
+        into[$c]=$(rows_per_second "$clients" "$script.sql" "$rows")
+        if [ -n "${2:-}" ]; then
+            local -n trail=$2
+            trail[$c]=$(await_capture)
+        fi
     done
-    kill "$SERVICE"; wait "$SERVICE" 2>/dev/null || true
-    SERVICE=
+}
+
+CASES=("1 one 1" "1 ten 10" "8 one 1" "8 ten 10")
+declare -A NONE NONE_AFTER TRIGGERS LOGICAL TRAIL_TRIGGERS TRAIL_LOGICAL COLD
+LOGICAL_OK=$([ "$("${PSQL[@]}" -d postgres -Atc 'SHOW wal_level')" = logical ] && echo 1 || echo)
+[ -f "$JAR" ] || { echo "no service jar at $JAR (./mvnw -B package -DskipTests)"; exit 1; }
+
+trigger DISABLE
+measure NONE
+start_service triggers
+measure TRIGGERS TRAIL_TRIGGERS
+stop_service
+if [ -n "$LOGICAL_OK" ]; then
+    start_service logical
+    measure LOGICAL TRAIL_LOGICAL
+    stop_service
     "${PSQL[@]}" -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$DB'" >/dev/null
 fi
-
-# No capture again, now that the tables are as large as the logical cases left them: the baseline is
-# the mean of the two rounds, so a table grown between cases does not favour either mode.
 trigger DISABLE
-for c in "${CASES[@]}"; do
-    read -r clients script rows <<<"$c"
-    AFTER=$(rows_per_second "$clients" "$script.sql" "$rows")
-    NONE[$c]=$(( (NONE[$c] + AFTER) / 2 ))
-done
+measure NONE_AFTER
 
-printf '%-24s %-12s %-12s %-12s %-16s %-16s %s\n' "case" "no capture" "triggers" "logical" "triggers vs none" "logical vs none" "log caught up after"
+printf '%-24s %-12s %-12s %-12s %-12s %-12s %s\n' "case" "no capture" "triggers" "logical" "triggers" "logical" "log caught up after (triggers / logical)"
 for c in "${CASES[@]}"; do
     read -r clients script rows <<<"$c"
-    none=${NONE[$c]}; trig=${TRIGGERS[$c]}; logi=${LOGICAL[$c]:-}
-    printf '%-24s %-12s %-12s %-12s %-16s %-16s %s\n' "$clients clients, $rows row(s)/tx" "$none" "$trig" "${logi:--}" \
+    none=$(( (NONE[$c] + NONE_AFTER[$c]) / 2 )); trig=${TRIGGERS[$c]}; logi=${LOGICAL[$c]:-}
+    printf '%-24s %-12s %-12s %-12s %-12s %-12s %s\n' "$clients clients, $rows row(s)/tx" "$none" "$trig" "${logi:--}" \
         "$(awk -v a="$trig" -v b="$none" 'BEGIN { printf "%.0f%%", a / b * 100 }')" \
-        "$([ -n "$logi" ] && awk -v a="$logi" -v b="$none" 'BEGIN { printf "%.0f%%", a / b * 100 }' || echo -)" "${TRAIL[$c]:--}"
+        "$([ -n "$logi" ] && awk -v a="$logi" -v b="$none" 'BEGIN { printf "%.0f%%", a / b * 100 }' || echo -)" \
+        "${TRAIL_TRIGGERS[$c]:--} / ${TRAIL_LOGICAL[$c]:--}"
 done
-[ -n "$COLD" ] && echo "logical, first $T s after start (8 clients, 1 row/tx, JIT still compiling): $COLD rows/s"
+echo "no capture, first and last round: $(for c in "${CASES[@]}"; do printf '%s/%s ' "${NONE[$c]}" "${NONE_AFTER[$c]}"; done)"
+for mode in triggers logical; do
+    [ -n "${COLD[$mode]:-}" ] && echo "$mode, first $T s after start (8 clients, 1 row/tx, JIT still compiling): ${COLD[$mode]} rows/s"
+done
 cleanup
 drop_database

@@ -18,6 +18,9 @@ import org.springframework.util.unit.DataSize;
  * @param batchRows decoded rows appended per statement (a larger transaction takes several, in one
  *        transaction of the leader's)
  * @param batchBytes the same bound in bytes (always at least one row)
+ * @param batchDelay how long the leader may hold a decoded transaction that arrived alone while more
+ *        may follow, so a trickle of small transactions shares one commit (one WAL flush) of the
+ *        leader's instead of adding one flush per transaction to the writers' own; zero: none
  * @param maxLag the slot's lag in bytes past which {@code /health/database} reports capture unhealthy
  */
 @ConfigurationProperties("fluxgate.changes.capture")
@@ -28,6 +31,7 @@ public record CaptureProperties(
         Duration statusInterval,
         int batchRows,
         DataSize batchBytes,
+        Duration batchDelay,
         DataSize maxLag) {
 
     public enum Mode {

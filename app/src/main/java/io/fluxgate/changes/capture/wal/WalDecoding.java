@@ -1,5 +1,6 @@
 package io.fluxgate.changes.capture.wal;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -48,6 +49,8 @@ final class WalDecoding {
     private final StringBuilder pending = new StringBuilder();
     private int pendingSources;
     private int pendingRows;
+    /** When the oldest of them was decoded ({@link System#nanoTime()}). */
+    private long pendingSince;
     /** The end of the last decoded transaction handled; confirmed once nothing before it is uncommitted. */
     private long handledThrough;
     private boolean markerPending;
@@ -173,18 +176,37 @@ final class WalDecoding {
         return log.then(Mono.defer(() -> {
             transaction = null;
             handledThrough = Math.max(handledThrough, commit.endLsn());
-            boolean moreWaiting = received.get() > handled + 1;
-            if (moreWaiting && pendingSources < MAX_SOURCES && pendingRows < MAX_ROWS) {
+            if (pendingSources >= MAX_SOURCES || pendingRows >= MAX_ROWS) {
+                return sendAndConfirm();
+            }
+            if (moreWaiting()) {
                 return Mono.empty();
             }
-            return send().then(Mono.fromRunnable(() -> confirm(handledThrough)));
+            // Nothing else decoded yet: hold what waits a moment for more (its oldest at most the batch delay).
+            long left = properties.batchDelay().toNanos() - (System.nanoTime() - pendingSince);
+            if (pendingSources == 0 || left <= 0) {
+                return sendAndConfirm();
+            }
+            return Mono.delay(Duration.ofNanos(left)).then(Mono.defer(() -> moreWaiting() ? Mono.empty() : sendAndConfirm()));
         }));
+    }
+
+    /** Messages decoded behind the one being handled. */
+    private boolean moreWaiting() {
+        return received.get() > handled + 1;
+    }
+
+    private Mono<Void> sendAndConfirm() {
+        return send().then(Mono.fromRunnable(() -> confirm(handledThrough)));
     }
 
     /** Queues the complete, small decoded transaction {@code source} to be sent with the others waiting. */
     private void queue(PgOutput.Begin source) {
         if (runs.isEmpty()) {
             return;
+        }
+        if (pendingSources == 0) {
+            pendingSince = System.nanoTime();
         }
         pending.append(pendingSources == 0 ? '[' : ',')
                 .append("{\"x\":").append(source.xid())

@@ -111,7 +111,7 @@ class CaptureModeSwitchTest extends IntegrationTest {
         capture.stop();
         CaptureProperties triggers = new CaptureProperties(CaptureProperties.Mode.TRIGGERS, properties.slot(),
                 properties.publication(), properties.statusInterval(), properties.batchRows(), properties.batchBytes(),
-                properties.maxLag());
+                properties.batchDelay(), properties.maxLag());
         WalCapture triggerReplica = new WalCapture(postgresConnectionOptions, triggers, stream,
                 new CaptureMetrics(new SimpleMeterRegistry()));
         triggerReplica.start();
