@@ -129,7 +129,7 @@ END;
 $$;
 
 -- Logical mode, a large decoded transaction source_tx: a run of rows of one table, appended before
--- its end is known. Returns the number of entries logged.
+-- its end is known. Returns how many channels it logged to (0: nothing logged).
 CREATE OR REPLACE FUNCTION change_log_append(tbl REGCLASS, rows JSONB, source_tx XID8) RETURNS INTEGER
 LANGUAGE sql AS $$
     SELECT count(*)::INTEGER

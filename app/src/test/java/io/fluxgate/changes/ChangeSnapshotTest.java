@@ -38,6 +38,16 @@ class ChangeSnapshotTest extends IntegrationTest {
 
     @Test
     void theSnapshotAndTheChangesAfterItAddUpToTheTableWhileWritersRunThroughout() throws Exception {
+        snapshotAndChangesAddUp(1);
+    }
+
+    /** Several writers commit concurrently, so commits become visible in an order of their own. */
+    @Test
+    void theSnapshotAndTheChangesAfterItAddUpToTheTableWhileFourWritersRun() throws Exception {
+        snapshotAndChangesAddUp(4);
+    }
+
+    private void snapshotAndChangesAddUp(int writers) throws Exception {
         Account reader = newUser("Snapshot Reader");
         Account author = newUser("Busy Author");
         for (int i = 0; i < 1200; i++) {
@@ -45,19 +55,23 @@ class ChangeSnapshotTest extends IntegrationTest {
         }
         AtomicBoolean writing = new AtomicBoolean(true);
         AtomicInteger written = new AtomicInteger();
-        Thread writer = new Thread(() -> {
-            while (writing.get()) {
-                if (ThreadLocalRandom.current().nextBoolean()) {
-                    insert(author.id(), "during " + written.incrementAndGet());
-                } else {
-                    db.sql("UPDATE posts SET title = 'edited ' || id WHERE id = (SELECT id FROM posts"
-                                    + " WHERE author_id = $1 ORDER BY random() LIMIT 1)")
-                            .bind(0, author.id()).then().block(WAIT);
-                    written.incrementAndGet();
+        List<Thread> writerThreads = new java.util.ArrayList<>();
+        for (int w = 0; w < writers; w++) {
+            Thread writer = new Thread(() -> {
+                while (writing.get()) {
+                    if (ThreadLocalRandom.current().nextBoolean()) {
+                        insert(author.id(), "during " + written.incrementAndGet());
+                    } else {
+                        db.sql("UPDATE posts SET title = 'edited ' || id WHERE id = (SELECT id FROM posts"
+                                        + " WHERE author_id = $1 ORDER BY random() LIMIT 1)")
+                                .bind(0, author.id()).then().block(WAIT);
+                        written.incrementAndGet();
+                    }
                 }
-            }
-        });
-        writer.start();
+            });
+            writer.start();
+            writerThreads.add(writer);
+        }
         Map<Long, String> state = new HashMap<>();
         try (WsClient ws = WsClient.connect(port, reader.token())) {
             ws.send("{\"type\":\"subscribe\",\"channel\":\"post_changes\",\"snapshot\":true,"
@@ -82,7 +96,9 @@ class ChangeSnapshotTest extends IntegrationTest {
             int atEnd = written.get();
             org.awaitility.Awaitility.await().atMost(WAIT).until(() -> written.get() >= atEnd + 50);
             writing.set(false);
-            writer.join(WAIT.toMillis());
+            for (Thread writer : writerThreads) {
+                writer.join(WAIT.toMillis());
+            }
             long sentinel = insert(author.id(), "sentinel");
 
             Position last = reflected;
@@ -106,7 +122,9 @@ class ChangeSnapshotTest extends IntegrationTest {
             }
         } finally {
             writing.set(false);
-            writer.join(WAIT.toMillis());
+            for (Thread writer : writerThreads) {
+                writer.join(WAIT.toMillis());
+            }
         }
         Map<Long, String> table = db.sql("SELECT id, title FROM posts WHERE author_id = $1").bind(0, author.id())
                 .map(row -> Map.entry(row.get("id", Long.class), row.get("title", String.class)))

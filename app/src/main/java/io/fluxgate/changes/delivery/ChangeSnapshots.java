@@ -139,7 +139,8 @@ public class ChangeSnapshots implements SnapshotReader {
                                 .concatWithValues(new End(position))));
         // A snapshot no single log position describes is taken again: its position is known before any row is sent.
         return snapshot.transactional(reading)
-                .retryWhen(Retry.max(5).filter(SnapshotPosition.Inverted.class::isInstance));
+                .retryWhen(Retry.backoff(8, Duration.ofMillis(10)).maxBackoff(Duration.ofMillis(500))
+                        .filter(SnapshotPosition.Inverted.class::isInstance));
     }
 
     private Mono<Long> count(Source source, Caller caller) {

@@ -36,7 +36,8 @@ final class WalAppender {
 
     /**
      * Appends {@code batch} of the decoded transaction {@code source}; {@code early}: more of it may
-     * follow and its end is not known yet (so it gets a savepoint first). Emits the entries logged.
+     * follow and its end is not known yet (so it gets a savepoint first). Emits a positive number when
+     * it logged anything (the channels it logged to), else 0.
      */
     Mono<Integer> append(RowBatch batch, PgOutput.Begin source, boolean early) {
         return Mono.defer(() -> {

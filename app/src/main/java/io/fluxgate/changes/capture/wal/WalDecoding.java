@@ -104,6 +104,10 @@ final class WalDecoding {
 
     /** Between transactions, a marker: once it is back, everything before it is confirmed (idle WAL goes). */
     Mono<Boolean> tick(PostgresqlConnection control) {
+        if (transaction == null && !appender.open() && pendingSources > 0) {
+            // Held for a batch, and no commit came to send them (what followed was no transaction).
+            return sendAndConfirm().thenReturn(false);
+        }
         if (transaction != null || markerPending || appender.open() || pendingSources > 0) {
             return Mono.just(false);
         }
