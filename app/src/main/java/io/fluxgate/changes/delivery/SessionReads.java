@@ -21,8 +21,7 @@ import reactor.core.publisher.Flux;
  */
 final class SessionReads {
 
-    private static final Logger LOG = LoggerFactory.getLogger(SessionReads.class);
-
+    private static final Logger log = LoggerFactory.getLogger(SessionReads.class);
 
     private final ChangeSession.Context context;
     private final ChangeFrames frames;
@@ -140,7 +139,7 @@ final class SessionReads {
                     return Flux.just(frames.snapshotEnd(channel, id, reflected));
                 }, 1)
                 .onErrorResume(failure -> {
-                    LOG.warn("Snapshot of {} failed: {}", channel, failure.toString());
+                    log.warn("Snapshot of {} failed: {}", channel, failure.toString());
                     drop.accept(subscription);
                     return error("Snapshot failed", channel, "The database could not be read in time; subscribe"
                             + " again shortly. The subscription was removed.");

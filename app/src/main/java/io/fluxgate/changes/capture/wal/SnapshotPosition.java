@@ -18,12 +18,12 @@ import org.springframework.stereotype.Component;
  * the WAL, the log trails the tables: a snapshot may see a row whose log entry is not appended yet.
  * So the snapshot notes which transactions it sees ({@code pg_current_snapshot()}) and how far the WAL
  * reached; once the capture leader has logged a commit at or past that point (it logs in commit
- * order) or confirmed the slot past it (an idle database: within a status interval), the position is
- * the newest logged commit whose transaction the snapshot sees. When a commit the snapshot does not see was
- * logged before that one, or that was logged already when the snapshot was taken (a transaction is
- * decoded once its commit is flushed, a moment before it is visible; longer with a synchronous
- * standby), no single position is exact: {@link Inverted} asks for a new snapshot, before any row
- * was sent.
+ * order) or confirmed the slot past it (an idle database: within about two status intervals), the
+ * position is the newest logged commit whose transaction the snapshot sees. When a commit the snapshot
+ * does not see was logged before that one, or was logged already when the snapshot was taken (a
+ * transaction is decoded once its commit is flushed, a moment before it is visible; longer with a
+ * synchronous standby), no single position is exact: {@link Inverted} asks for a new snapshot,
+ * before any row was sent.
  */
 @Component
 public class SnapshotPosition {
