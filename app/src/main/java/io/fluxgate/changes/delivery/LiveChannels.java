@@ -10,6 +10,7 @@ import io.fluxgate.changes.ChangeStreamMetrics;
 import io.fluxgate.changes.hub.Channels;
 import io.fluxgate.changes.hub.LiveChangeSource;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Sinks;
 
 /**
  * A session's live-only channels (those with no log, such as MongoDB profiles): which of them it
@@ -22,6 +23,8 @@ final class LiveChannels {
     private final ChangeStreamMetrics metrics;
     /** Read by the sources' threads; replaced, never mutated. */
     private volatile Set<String> subscribed = Set.of();
+    /** Fired when a live-only channel is first followed: until then no source is subscribed to. */
+    private final Sinks.Empty<Void> firstFollowed = Sinks.empty();
 
     LiveChannels(List<LiveChangeSource> sources, ChangeStreamMetrics metrics) {
         this.sources = sources;
@@ -37,6 +40,9 @@ final class LiveChannels {
             }
         }
         subscribed = Set.copyOf(live);
+        if (!live.isEmpty()) {
+            firstFollowed.tryEmitEmpty();
+        }
     }
 
     boolean contains(String channel) {
@@ -47,9 +53,13 @@ final class LiveChannels {
         return subscribed;
     }
 
-    /** Events of the followed channels; past what the session takes in, a drop and then a note of it. */
+    /**
+     * Events of the followed channels; past what the session takes in, a drop and then a note of it.
+     * The sources are joined only once the session first follows one of their channels: most sessions
+     * never do, and a subscription to every source costs heap on each of them.
+     */
     Flux<SessionInput> inputs() {
-        return Flux.fromIterable(sources).flatMap(source -> {
+        return firstFollowed.asMono().thenMany(Flux.fromIterable(sources).flatMap(source -> {
             AtomicBoolean dropped = new AtomicBoolean();
             return source.events()
                     .filter(event -> subscribed.contains(source.channel()))
@@ -60,6 +70,6 @@ final class LiveChannels {
                     .flatMapIterable(event -> dropped.getAndSet(false)
                             ? List.of(new SessionInput.LiveDropped(source.channel()), new SessionInput.Change(event))
                             : List.of(new SessionInput.Change(event)));
-        });
+        }));
     }
 }

@@ -47,8 +47,9 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
     private final ChangeStreamMetrics metrics;
     private final ChangeStreamProperties properties;
     private final JsonMapper json;
-    /** One per event loop, shared by the sockets it serves. */
+    /** One of each per event loop, shared by the sockets it serves. */
     private final Map<EventLoop, LoopBatch> batches = new ConcurrentHashMap<>();
+    private final Map<EventLoop, PingSweep> sweeps = new ConcurrentHashMap<>();
 
     ChangeWebSocketHandler(ChangeSessions sessions, ChangeStreamMetrics metrics, ChangeStreamProperties properties,
             JsonMapper json) {
@@ -86,50 +87,60 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
         FrameRate rate = new FrameRate(properties.maxClientFramesPerSecond(), properties.clientFrameBurst());
         AtomicBoolean flooded = new AtomicBoolean();
         Flux<ClientMessage> inbound = socket.receive()
-                .doOnNext(message -> lastHeard.set(System.nanoTime()))
-                // Past the rate the session stops and the client hears 1008; its frames are still read
-                // (and dropped), never cancelled, so the close reaches it (see ClosingHandshake).
-                .filter(message -> {
+                .<ClientMessage>handle((message, sink) -> {
+                    lastHeard.set(System.nanoTime());
+                    // Past the rate the session stops and the client hears 1008; its frames are still
+                    // read (and dropped), never cancelled, so the close reaches it (see ClosingHandshake).
                     if (flooded.get()) {
-                        return false;
+                        return;
                     }
-                    if (rate.tryTake()) {
-                        return true;
+                    if (!rate.tryTake()) {
+                        flooded.set(true);
+                        writer.stop();
+                        close(channel, TOO_MANY_FRAMES).subscribe();
+                        return;
                     }
-                    flooded.set(true);
-                    writer.stop();
-                    close(channel, TOO_MANY_FRAMES).subscribe();
-                    return false;
+                    if (message.getType() == WebSocketMessage.Type.TEXT) {
+                        sink.next(ClientMessage.parse(message.getPayloadAsText(), json));
+                    } else if (message.getType() == WebSocketMessage.Type.BINARY) {
+                        sink.next(ClientMessage.MALFORMED);
+                    }
                 })
-                .filter(message -> message.getType() == WebSocketMessage.Type.TEXT
-                        || message.getType() == WebSocketMessage.Type.BINARY)
-                .map(message -> message.getType() == WebSocketMessage.Type.TEXT
-                        ? ClientMessage.parse(message.getPayloadAsText(), json)
-                        : ClientMessage.MALFORMED)
                 // A session that ends (4001, 4003, 1001) stops reading; reading is not cancelled with
                 // it, since cancelling the socket's inbound drops the connection before our close frame.
                 // One message at a time, as the session takes them: a queue per idle socket costs heap.
                 .publish(1)
                 .autoConnect();
 
+        PingSweep sweep = sweeps.computeIfAbsent(channel.eventLoop(),
+                loop -> new PingSweep(loop, properties.pingInterval().toNanos()));
+        PingClock clock = new PingClock(properties.pingInterval().toNanos(), lastHeard);
+        PingSweep.Pinged pinged = new PingSweep.Pinged() {
+            @Override
+            public PingClock clock() {
+                return clock;
+            }
+
+            @Override
+            public void ping() {
+                writer.ping();
+            }
+
+            @Override
+            public void timedOut() {
+                writer.stop();
+                close(channel, PING_TIMEOUT).subscribe();
+            }
+        };
         Mono<Void> written = writer.write(sessions.serve(caller, "websocket", channel.eventLoop(), writer, inbound))
                 .flatMap(close -> close(channel, close))
                 // Whatever ended it, the handler completes only once the connection has closed: Reactor
                 // Netty would otherwise close a still-open one at once, cutting a handshake under way.
                 // (A close already started only waits here.)
-                .then(Mono.defer(() -> close(channel, NORMAL)));
-
-        Duration interval = properties.pingInterval();
-        PingClock clock = new PingClock(interval.toNanos(), lastHeard);
-        Mono<Void> pinging = Flux.interval(interval, interval)
-                .onBackpressureDrop()
-                .takeUntilOther(writer.finished())
-                .concatMap(tick -> clock.timedOut(System.nanoTime())
-                        ? Mono.fromRunnable(writer::stop).then(close(channel, PING_TIMEOUT))
-                        : Mono.fromRunnable(writer::ping))
-                .then();
-
-        return sessions.tracked(Mono.when(written, pinging).flux()).then();
+                .then(Mono.defer(() -> close(channel, NORMAL)))
+                .doFirst(() -> sweep.add(pinged))
+                .doFinally(signal -> sweep.remove(pinged));
+        return sessions.tracked(written.flux()).then();
     }
 
     /** Closes with the closing handshake; completes when the connection has closed. */
