@@ -3,8 +3,8 @@ package io.fluxgate.changes.delivery;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -22,8 +22,6 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
-import reactor.util.concurrent.Queues;
-import reactor.util.retry.Retry;
 
 import org.springframework.stereotype.Component;
 
@@ -136,8 +134,9 @@ public class ChangeFeed {
             AtomicInteger pending = new AtomicInteger();
             Held held = new Held();
             interest.buffered(pending);
-            Queue<ChangeEvent> queue = Queues.<ChangeEvent>unbounded(16).get();
-            Sinks.Many<ChangeEvent> buffer = Sinks.many().unicast().onBackpressureBuffer(queue);
+            // Emitted on the loop only (the hub's task there, or this feed's overflow), hence unsafe.
+            Sinks.Many<ChangeEvent> buffer = Sinks.unsafe().many().unicast()
+                    .onBackpressureBuffer(new ConcurrentLinkedQueue<>());
             ChangeHub.Subscription[] live = new ChangeHub.Subscription[1];
             // Caught up, with nothing buffered: the session may take a live event at once, on this
             // loop, without the buffer and its serial step (it says whether it could).
@@ -159,31 +158,41 @@ public class ChangeFeed {
                 }
             });
             interest.attach(live[0]);
-            // Read after joining the hub: what it published before the join is caught up on below,
+            Flux<ChangeEvent> buffered = buffer.asFlux().doOnNext(event -> {
+                pending.decrementAndGet();
+                held.release(event.weight());
+            });
+            // Read after joining the hub: what it published before the join is caught up on first,
             // what it publishes after reaches the buffer (or, once joined, the session at once).
-            boolean behind = from.compareTo(hub.head()) < 0;
-            Flux<ChangeEvent> catchUp = !behind ? Flux.empty()
-                    : catchUp(from, interest.logFilter())
-                            .filter(interest::mayWant)
-                            .doOnSubscribe(s -> {
-                                metrics.replaying.incrementAndGet();
-                                interest.catchingUp(true);
-                            })
-                            .doFinally(s -> {
-                                metrics.replaying.decrementAndGet();
-                                interest.catchingUp(false);
-                            })
-                            .publishOn(scheduler)
-                            .doOnComplete(() -> joined.set(true));
-            if (!behind) {
+            Flux<ChangeEvent> events;
+            if (from.compareTo(hub.head()) < 0) {
+                events = Flux.concat(catchUp(from, interest.logFilter())
+                        .filter(interest::mayWant)
+                        .doOnSubscribe(s -> {
+                            metrics.replaying.incrementAndGet();
+                            interest.catchingUp(true);
+                        })
+                        .doFinally(s -> {
+                            metrics.replaying.decrementAndGet();
+                            interest.catchingUp(false);
+                        })
+                        // The log could not be read (the database is busy or down): the feed starts
+                        // over from its last position after a pause, rather than dropping the session.
+                        .onErrorResume(failure -> Mono.delay(RETRY_AFTER).then(Mono.error(failure)))
+                        .publishOn(scheduler)
+                        .doOnComplete(() -> joined.set(true)), buffered);
+            } else {
                 joined.set(true);
+                events = buffered;
             }
-            return Flux.concat(catchUp, buffer.asFlux().doOnNext(event -> {
-                        pending.decrementAndGet();
-                        held.release(event.weight());
-                    }))
-                    .filter(event -> event.position().isAfter(last.get()))
-                    .doOnNext(event -> last.set(event.position()))
+            return events
+                    .<ChangeEvent>handle((event, sink) -> {
+                        // Repeats (an event both caught up on and buffered) are dropped by position.
+                        if (event.position().isAfter(last.get())) {
+                            last.set(event.position());
+                            sink.next(event);
+                        }
+                    })
                     .doFinally(signal -> {
                         interest.detach(live[0]);
                         held.close();
@@ -193,14 +202,9 @@ public class ChangeFeed {
                 // for more: the session's direct path runs there too, and must never overtake an
                 // event that left the buffer but has not reached the session yet.
                 .subscribeOn(scheduler)
-                .retryWhen(Retry.from(failures -> failures.concatMap(failure -> {
-            if (failure.failure() instanceof Overflow) {
-                return Mono.just(failure);
-            }
-            // The log could not be read (the database is busy or down): try again shortly rather
-            // than dropping the session.
-            return Mono.delay(RETRY_AFTER);
-        })));
+                // On overflow at once, after a failed log read once the pause is over: from the last
+                // position emitted, in place. (One operator: a retry schedule per session costs heap.)
+                .retry();
     }
 
     /**
