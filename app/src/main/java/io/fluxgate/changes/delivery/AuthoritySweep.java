@@ -29,11 +29,17 @@ public final class AuthoritySweep {
         this.authority = authority;
     }
 
-    /** {@code session}'s frames, with the session checked by every sweep until they end. */
-    Flux<Outbound> track(ChangeSession session, Flux<Outbound> frames) {
+    /**
+     * {@code session}'s frames, with the session checked by every sweep until they end; then
+     * {@code ended} runs.
+     */
+    Flux<Outbound> track(ChangeSession session, Flux<Outbound> frames, Runnable ended) {
         return Flux.defer(() -> {
             open.add(session);
-            return frames.doFinally(signal -> open.remove(session));
+            return frames.doFinally(signal -> {
+                open.remove(session);
+                ended.run();
+            });
         });
     }
 

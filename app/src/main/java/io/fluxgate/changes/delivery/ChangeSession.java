@@ -3,9 +3,7 @@ package io.fluxgate.changes.delivery;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.fluxgate.changes.ChangeStreamMetrics;
 import io.fluxgate.changes.hub.ChangeEvent;
@@ -16,8 +14,6 @@ import io.fluxgate.security.Caller;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
-import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
 
 /**
  * One client's change-stream protocol, whatever carries it (WebSocket or SSE): subscriptions,
@@ -42,6 +38,8 @@ public final class ChangeSession {
     }
 
     private static final AtomicLong IDS = new AtomicLong();
+    /** Events and live-only inputs that may wait for the serial step, beyond the feed's own buffer. */
+    private static final int INPUTS_AHEAD = 32;
 
     private final long id = IDS.incrementAndGet();
     private final String transport;
@@ -61,13 +59,13 @@ public final class ChangeSession {
     /** A resume or snapshot is being read for this session (its feed's catch-ups are the feed's to tell). */
     private volatile boolean readingLog;
     /** Why the session must end (expiry, revocation, shutdown): set from outside the serial step. */
-    private final Sinks.One<Outbound.Close> ending = Sinks.one();
+    private volatile Outbound.Close endedWith;
+    /** Where its inputs are handled one at a time; set when it runs. */
+    private volatile SerialStep step;
     /** Live-only channels subscribed to, and their events. */
     private final LiveChannels liveChannels;
     /** Commit to handling, in ms, of the last event this session handled (live or replayed); for the inspector. */
     private volatile long lastLagMs;
-    /** Inputs taken in and not yet handled: while any are, live events wait their turn behind them. */
-    private final AtomicInteger inputs = new AtomicInteger();
     /** Where live events may go at once when nothing waits; null: always through the serial step. */
     private DirectWriter direct;
     private volatile boolean ended;
@@ -106,31 +104,23 @@ public final class ChangeSession {
             if (direct != null) {
                 interest.express(this::deliverNow);
             }
-            Flux<SessionInput> messages = counted(inbound.cast(SessionInput.class))
-                    .concatWithValues(new ClientMessage.Closed());
-            Flux<SessionInput> changes = counted(context.feed().from(start, interest, executor)
-                    .map(SessionInput.Change::new));
+            // Messages one at a time (the socket reads one ahead); events up to a small batch, as the
+            // feed's own buffer bounds what waits before it.
+            SerialStep serial = new SerialStep(List.of(
+                    new SerialStep.Source(inbound, 1),
+                    new SerialStep.Source(context.feed().from(start, interest, executor).map(SessionInput.Change::new),
+                            INPUTS_AHEAD),
+                    new SerialStep.Source(liveChannels.inputs(), INPUTS_AHEAD)),
+                    this::handleGuarded, () -> ended = true);
+            step = serial;
             // An end (revocation, expiry, shutdown) does not queue behind the client's requests: it
             // cuts the serial step short, whatever it is doing (a snapshot, a replay), and closes.
-            AtomicReference<Outbound.Close> closing = new AtomicReference<>();
-            Mono<Outbound.Close> ends = ending.asMono().doOnNext(closing::set);
-            return Flux.merge(messages, changes, counted(liveChannels.inputs()))
-                    .takeWhile(input -> !(input instanceof ClientMessage.Closed))
-                    .concatMap(input -> direct == null ? handleGuarded(input)
-                            : handleGuarded(input).doFinally(signal -> inputs.decrementAndGet()))
-                    .takeUntil(Outbound.Close.class::isInstance)
-                    .takeUntilOther(ends)
-                    .concatWith(Mono.fromSupplier(closing::get))
-                    .doFinally(signal -> ended = true);
+            Outbound.Close early = endedWith;
+            if (early != null) {
+                serial.end(early);
+            }
+            return serial;
         });
-    }
-
-    /**
-     * Counts each input as it is taken in, before it can wait anywhere on its way to the serial step;
-     * only a session with a direct path needs the count (and the inner subscription its release takes).
-     */
-    private <T> Flux<T> counted(Flux<T> in) {
-        return direct == null ? in : in.doOnNext(input -> inputs.incrementAndGet());
     }
 
     /**
@@ -140,7 +130,9 @@ public final class ChangeSession {
      */
     private boolean deliverNow(ChangeEvent event) {
         DirectWriter writer = direct;
-        if (ended || inputs.get() != 0 || !writer.ready()) {
+        SerialStep serial = step;
+        // Inputs waiting or being handled go first: live events wait their turn behind them.
+        if (ended || serial == null || !serial.idle() || !writer.ready()) {
             return false;
         }
         handled(event);
@@ -204,7 +196,13 @@ public final class ChangeSession {
     /** Ends the session with {@code close} at once, whatever its serial step is doing. */
     void end(Outbound.Close close) {
         ended = true;
-        ending.tryEmitValue(close);
+        if (endedWith == null) {
+            endedWith = close;
+        }
+        SerialStep serial = step;
+        if (serial != null) {
+            serial.end(close);
+        }
     }
 
     /** Ends the session, unless its token was replaced since {@code judged} was checked. */

@@ -77,6 +77,11 @@ public class ChangeSessions implements SmartLifecycle {
         return hub.ready();
     }
 
+    /** Whether {@link #ready()} has completed. */
+    public boolean isReady() {
+        return hub.isStarted();
+    }
+
     /** Whether {@code caller} may open one more session (checked again, atomically, when it opens). */
     public boolean hasRoomFor(Caller caller) {
         return !perUser.isFull(caller.id());
@@ -107,16 +112,15 @@ public class ChangeSessions implements SmartLifecycle {
                 session.writeDirectlyTo(direct);
             }
             return sweep.track(session, Flux.defer(() -> {
-                        // A shutdown that began as this session opened, after the sweep ended the others.
-                        if (!running) {
-                            session.end(SHUTTING_DOWN);
-                        }
-                        return session.run(inbound);
-                    }))
-                    .doFinally(signal -> {
-                        perUser.release(caller.id());
-                        metrics.sessions.decrementAndGet();
-                    });
+                // A shutdown that began as this session opened, after the sweep ended the others.
+                if (!running) {
+                    session.end(SHUTTING_DOWN);
+                }
+                return session.run(inbound);
+            }), () -> {
+                perUser.release(caller.id());
+                metrics.sessions.decrementAndGet();
+            });
         });
     }
 

@@ -70,7 +70,8 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
         return socket.getHandshakeInfo().getPrincipal()
                 .cast(JwtAuthenticationToken.class)
                 .map(Caller::fromToken)
-                .flatMap(caller -> sessions.ready()
+                // Served at once when the change stream is up (no wait kept alive for the socket's life).
+                .flatMap(caller -> sessions.isReady() ? serve(socket, caller, channel) : sessions.ready()
                         .timeout(NOT_READY_TIMEOUT)
                         .then(Mono.defer(() -> serve(socket, caller, channel)))
                         // The listener has not reached the database yet: come back shortly.

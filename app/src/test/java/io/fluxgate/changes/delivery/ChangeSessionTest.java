@@ -86,7 +86,7 @@ class ChangeSessionTest {
                 properties.maxSubscriptionsPerSession());
         sweep = new AuthoritySweep(checks);
         ChangeSession session = new ChangeSession(caller, "test", context, null);
-        return StepVerifier.create(sweep.track(session, session.run(client.flux()))
+        return StepVerifier.create(sweep.track(session, session.run(client.flux()), () -> { })
                 .map(out -> out instanceof Outbound.Frame frame ? JSON.readTree(frame.json())
                         : JSON.valueToTree(Map.of("type", "close", "code", ((Outbound.Close) out).code()))));
     }
@@ -249,7 +249,7 @@ class ChangeSessionTest {
         List<reactor.core.Disposable> running = new java.util.ArrayList<>();
         for (int i = 0; i < 3; i++) {
             ChangeSession session = new ChangeSession(shared, "test", context, null);
-            running.add(counting.track(session, session.run(reactor.core.publisher.Flux.never())).subscribe());
+            running.add(counting.track(session, session.run(reactor.core.publisher.Flux.never()), () -> { }).subscribe());
         }
         counting.sweep().block(WAIT);
         assertThat(checks).hasValue(1);
