@@ -134,7 +134,8 @@ public class ChangeFeed {
             AtomicInteger pending = new AtomicInteger();
             Held held = new Held();
             interest.buffered(pending);
-            // Emitted on the loop only (the hub's task there, or this feed's overflow), hence unsafe.
+            // Emitted by the hub's task alone (on the loop; with no executor, on the listener's one
+            // publishing thread), overflow included, hence unsafe.
             Sinks.Many<ChangeEvent> buffer = Sinks.unsafe().many().unicast()
                     .onBackpressureBuffer(new ConcurrentLinkedQueue<>());
             ChangeHub.Subscription[] live = new ChangeHub.Subscription[1];
@@ -176,9 +177,6 @@ public class ChangeFeed {
                             metrics.replaying.decrementAndGet();
                             interest.catchingUp(false);
                         })
-                        // The log could not be read (the database is busy or down): the feed starts
-                        // over from its last position after a pause, rather than dropping the session.
-                        .onErrorResume(failure -> Mono.delay(RETRY_AFTER).then(Mono.error(failure)))
                         .publishOn(scheduler)
                         .doOnComplete(() -> joined.set(true)), buffered);
             } else {
@@ -202,8 +200,12 @@ public class ChangeFeed {
                 // for more: the session's direct path runs there too, and must never overtake an
                 // event that left the buffer but has not reached the session yet.
                 .subscribeOn(scheduler)
-                // On overflow at once, after a failed log read once the pause is over: from the last
-                // position emitted, in place. (One operator: a retry schedule per session costs heap.)
+                // On overflow it starts over at once, from the last position emitted, in place. Any
+                // other failure (the log could not be read: the database is busy or down) waits a
+                // moment first, rather than dropping the session. A plain retry: a retry schedule
+                // per session costs heap.
+                .onErrorResume(failure -> failure instanceof Overflow ? Mono.error(failure)
+                        : Mono.delay(RETRY_AFTER).then(Mono.error(failure)))
                 .retry();
     }
 

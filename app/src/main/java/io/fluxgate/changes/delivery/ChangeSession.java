@@ -110,7 +110,7 @@ public final class ChangeSession {
                     new SerialStep.Source(inbound, 1),
                     new SerialStep.Source(context.feed().from(start, interest, executor).map(SessionInput.Change::new),
                             INPUTS_AHEAD),
-                    new SerialStep.Source(liveChannels.inputs(), INPUTS_AHEAD)),
+                    new SerialStep.Source(liveChannels.inputs(executor), INPUTS_AHEAD)),
                     this::handleGuarded, () -> ended = true);
             step = serial;
             // An end (revocation, expiry, shutdown) does not queue behind the client's requests: it

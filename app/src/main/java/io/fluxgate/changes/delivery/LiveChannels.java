@@ -4,6 +4,7 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.fluxgate.changes.ChangeStreamMetrics;
@@ -11,6 +12,7 @@ import io.fluxgate.changes.hub.Channels;
 import io.fluxgate.changes.hub.LiveChangeSource;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * A session's live-only channels (those with no log, such as MongoDB profiles): which of them it
@@ -56,10 +58,16 @@ final class LiveChannels {
     /**
      * Events of the followed channels; past what the session takes in, a drop and then a note of it.
      * The sources are joined only once the session first follows one of their channels: most sessions
-     * never do, and a subscription to every source costs heap on each of them.
+     * never do, and a subscription to every source costs heap on each of them. Handed over on
+     * {@code executor} (the session's event loop, where its live changes may be written directly), so
+     * the session's state is never touched from a source's thread at the same time; null: as they come.
      */
-    Flux<SessionInput> inputs() {
-        return firstFollowed.asMono().thenMany(Flux.fromIterable(sources).flatMap(source -> {
+    Flux<SessionInput> inputs(Executor executor) {
+        return firstFollowed.asMono().thenMany(Flux.defer(() -> fromSources(executor)));
+    }
+
+    private Flux<SessionInput> fromSources(Executor executor) {
+        Flux<SessionInput> all = Flux.fromIterable(sources).flatMap(source -> {
             AtomicBoolean dropped = new AtomicBoolean();
             return source.events()
                     .filter(event -> subscribed.contains(source.channel()))
@@ -70,6 +78,7 @@ final class LiveChannels {
                     .flatMapIterable(event -> dropped.getAndSet(false)
                             ? List.of(new SessionInput.LiveDropped(source.channel()), new SessionInput.Change(event))
                             : List.of(new SessionInput.Change(event)));
-        }));
+        });
+        return executor == null ? all : all.publishOn(Schedulers.fromExecutor(executor), 1);
     }
 }

@@ -83,7 +83,10 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
         actual = subscriber;
         subscriber.onSubscribe(this);
         for (Input input : subscribed) {
-            input.start();
+            // One that ended it during onSubscribe (an end asked for earlier) leaves the rest unread.
+            if (!input.cancelled) {
+                input.start();
+            }
         }
     }
 
@@ -139,12 +142,11 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
     /** Passes on what it can: an end if one is due, else the current handling's frames, then the next inputs. */
     private void step() {
         for (;;) {
-            Throwable failed = failure;
-            if (failed != null) {
-                stop();
-                finish(null, failed);
-                return;
+            if (cancelled) {
+                return; // the drain loop stops everything next
             }
+            // An end asked for goes first: an error that follows (a source or handling failing as it
+            // is cancelled) must not turn the client's close code into an abort.
             Outbound.Close close = ending;
             if (close != null) {
                 stop();
@@ -153,9 +155,15 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
                 }
                 return;
             }
+            Throwable failed = failure;
+            if (failed != null) {
+                stop();
+                finish(null, failed);
+                return;
+            }
             Handling handling = current;
             if (handling != null) {
-                while (requested != emitted) {
+                while (requested != emitted && !cancelled) {
                     Outbound out = handling.frames.poll();
                     if (out == null) {
                         break;
@@ -279,6 +287,10 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
 
         @Override
         public void onError(Throwable error) {
+            if (cancelled) {
+                Operators.onErrorDropped(error, currentContext());
+                return;
+            }
             if (failure == null) {
                 failure = error;
             }
@@ -335,6 +347,10 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
 
         @Override
         public void onError(Throwable error) {
+            if (cancelled) {
+                Operators.onErrorDropped(error, currentContext());
+                return;
+            }
             if (failure == null) {
                 failure = error;
             }

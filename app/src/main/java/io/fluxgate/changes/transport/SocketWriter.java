@@ -140,6 +140,8 @@ public final class SocketWriter implements CoreSubscriber<Outbound>, DirectWrite
     @Override
     public void onError(Throwable failure) {
         onLoop(() -> {
+            // Nothing follows the session's last frame, pings included: a close frame comes next.
+            stopped = true;
             channel.flush();
             finished.tryEmitError(failure);
         });
@@ -148,6 +150,7 @@ public final class SocketWriter implements CoreSubscriber<Outbound>, DirectWrite
     @Override
     public void onComplete() {
         onLoop(() -> {
+            stopped = true;
             channel.flush();
             if (close == null) {
                 finished.tryEmitEmpty();

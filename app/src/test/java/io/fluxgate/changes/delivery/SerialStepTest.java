@@ -157,7 +157,8 @@ class SerialStepTest {
                 .expectNoEvent(Duration.ofMillis(50))
                 .thenRequest(1)
                 .expectNext("close 4001")
-                .verifyComplete();
+                .expectComplete()
+                .verify(WAIT);
         messages.assertCancelled();
         events.assertCancelled();
         live.assertCancelled();
@@ -170,7 +171,8 @@ class SerialStepTest {
         step.end(CLOSE);
         StepVerifier.create(Flux.from(step).map(SerialStepTest::text))
                 .expectNext("close 4001")
-                .verifyComplete();
+                .expectComplete()
+                .verify(WAIT);
         assertThat(ended).hasValue(1);
     }
 
@@ -182,7 +184,8 @@ class SerialStepTest {
                     messages.complete();
                 })
                 .expectNext("last")
-                .verifyComplete();
+                .expectComplete()
+                .verify(WAIT);
         events.assertCancelled();
         live.assertCancelled();
         assertThat(ended).hasValue(1);
@@ -193,15 +196,49 @@ class SerialStepTest {
         StepVerifier.create(Flux.from(step()).map(SerialStepTest::text))
                 .then(() -> messages.next(message("close"), message("never")))
                 .expectNext("bye", "close 4001")
-                .verifyComplete();
+                .expectComplete()
+                .verify(WAIT);
         messages.assertCancelled();
+        assertThat(ended).hasValue(1);
+    }
+
+    @Test
+    void aCloseFromAHandlingWaitsForDemandAndTheStepIsNotIdleMeanwhile() {
+        SerialStep step = step();
+        StepVerifier.create(Flux.from(step).map(SerialStepTest::text), 1)
+                .then(() -> messages.next(message("close")))
+                .expectNext("bye")
+                // Its input is taken (the queue is empty) but its close is not passed on yet.
+                .then(() -> assertThat(step.idle()).isFalse())
+                .expectNoEvent(Duration.ofMillis(50))
+                .thenRequest(1)
+                .expectNext("close 4001")
+                .expectComplete()
+                .verify(WAIT);
+    }
+
+    @Test
+    void anErrorAfterAnEndDoesNotReplaceTheClose() {
+        SerialStep step = step();
+        StepVerifier.create(Flux.from(step).map(SerialStepTest::text), 0)
+                .then(() -> {
+                    step.end(CLOSE);
+                    // A source failing as it is cancelled (some drivers do) while the close waits.
+                    events.error(new IllegalStateException("cancelled read"));
+                })
+                .thenRequest(1)
+                .expectNext("close 4001")
+                .expectComplete()
+                .verify(WAIT);
+        assertThat(ended).hasValue(1);
     }
 
     @Test
     void aHandlerThatThrowsFailsIt() {
         StepVerifier.create(Flux.from(step()).map(SerialStepTest::text))
                 .then(() -> events.next(event("boom")))
-                .verifyErrorMessage("boom");
+                .expectErrorMessage("boom")
+                .verify(WAIT);
         messages.assertCancelled();
         assertThat(ended).hasValue(1);
     }
@@ -210,14 +247,93 @@ class SerialStepTest {
     void aSourceThatFailsFailsIt() {
         StepVerifier.create(Flux.from(step()).map(SerialStepTest::text))
                 .then(() -> messages.error(new IllegalStateException("socket failed")))
-                .verifyErrorMessage("socket failed");
+                .expectErrorMessage("socket failed")
+                .verify(WAIT);
         events.assertCancelled();
+        assertThat(ended).hasValue(1);
+    }
+
+    /**
+     * Three sources emitting from their own threads, handlings that finish on other threads, and a
+     * subscriber asking in small amounts from yet another: every input is handled once, each source's
+     * inputs in their order, and each handling's frames together.
+     */
+    @Test
+    void underConcurrentSourcesEveryInputIsHandledOnceInEachSourcesOrder() throws Exception {
+        int perSource = 5_000;
+        List<Sinks.Many<SessionInput>> sinks = List.of(Sinks.many().unicast().onBackpressureBuffer(),
+                Sinks.many().unicast().onBackpressureBuffer(), Sinks.many().unicast().onBackpressureBuffer());
+        SerialStep step = new SerialStep(List.of(new SerialStep.Source(sinks.get(0).asFlux(), 1),
+                new SerialStep.Source(sinks.get(1).asFlux(), 32), new SerialStep.Source(sinks.get(2).asFlux(), 32)),
+                input -> {
+                    String name = ((SessionInput.LiveDropped) input).channel();
+                    Flux<Outbound> out = Flux.just(frame(name + "/a"), frame(name + "/b"));
+                    // One in five finishes on another thread, as a log read does.
+                    return name.hashCode() % 5 == 0 ? out.publishOn(reactor.core.scheduler.Schedulers.parallel()) : out;
+                }, ended::incrementAndGet);
+        List<String> received = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(3 * perSource * 2);
+        reactor.core.publisher.BaseSubscriber<Outbound> reader = new reactor.core.publisher.BaseSubscriber<>() {
+            @Override
+            protected void hookOnSubscribe(org.reactivestreams.Subscription subscription) {
+            }
+
+            @Override
+            protected void hookOnNext(Outbound out) {
+                received.add(text(out));
+                all.countDown();
+            }
+        };
+        step.subscribe(reader);
+        java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+        List<Thread> threads = new java.util.ArrayList<>();
+        threads.add(new Thread(() -> {
+            while (running.get() && all.getCount() > 0) {
+                reader.request(3);
+                Thread.onSpinWait();
+            }
+        }));
+        for (int s = 0; s < 3; s++) {
+            int source = s;
+            threads.add(new Thread(() -> {
+                for (int i = 0; i < perSource && running.get(); i++) {
+                    while (running.get() && sinks.get(source).tryEmitNext(event(source + ":" + i)).isFailure()) {
+                        Thread.onSpinWait();
+                    }
+                }
+            }));
+        }
+        try {
+            threads.forEach(thread -> {
+                thread.setDaemon(true);
+                thread.start();
+            });
+            assertThat(all.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("every frame arrived").isTrue();
+        } finally {
+            running.set(false);
+            for (Thread thread : threads) {
+                thread.join(5_000);
+            }
+        }
+        assertThat(received).hasSize(3 * perSource * 2).doesNotHaveDuplicates();
+        int[] next = new int[3];
+        for (int i = 0; i < received.size(); i += 2) {
+            String a = received.get(i);
+            String input = a.substring(0, a.length() - 2);
+            assertThat(a).endsWith("/a");
+            assertThat(received.get(i + 1)).as("a handling's frames leave together").isEqualTo(input + "/b");
+            int source = input.charAt(0) - '0';
+            assertThat(Integer.parseInt(input.substring(2))).as("source %d in order", source).isEqualTo(next[source]++);
+        }
+        assertThat(step.idle()).isTrue();
+        reader.cancel();
+        assertThat(ended).hasValue(1);
     }
 
     @Test
     void itRunsOnce() {
         SerialStep step = step();
         Flux.from(step).subscribe();
-        StepVerifier.create(step).verifyError(IllegalStateException.class);
+        StepVerifier.create(step).expectError(IllegalStateException.class).verify(WAIT);
     }
 }
