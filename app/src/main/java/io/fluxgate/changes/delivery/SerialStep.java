@@ -246,26 +246,18 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
         inputs.clear();
     }
 
-    /** One source's subscriber: what it hands over waits in the step's queue, in arrival order. */
-    private final class Input implements CoreSubscriber<SessionInput> {
+    /**
+     * One subscription of the step's: a first amount asked for, then one more at a time; once
+     * cancelled, for good (a failure arriving after that is dropped, not the step's).
+     */
+    private abstract class Upstream<T> implements CoreSubscriber<T> {
 
-        private final int prefetch;
-        private final boolean endsSession;
-        /** Until subscribed to: then let go, so an idle session does not keep its assembly. */
-        private Publisher<? extends SessionInput> source;
+        private final int first;
         private volatile Subscription subscription;
-        private volatile boolean cancelled;
+        volatile boolean cancelled;
 
-        Input(Source source, boolean endsSession) {
-            this.source = source.inputs();
-            this.prefetch = source.prefetch();
-            this.endsSession = endsSession;
-        }
-
-        void start() {
-            Publisher<? extends SessionInput> inputs = source;
-            source = null;
-            inputs.subscribe(this);
+        Upstream(int first) {
+            this.first = first;
         }
 
         @Override
@@ -274,15 +266,8 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
             if (cancelled) {
                 s.cancel();
             } else {
-                s.request(prefetch);
+                s.request(first);
             }
-        }
-
-        @Override
-        public void onNext(SessionInput input) {
-            WAITING.incrementAndGet(SerialStep.this);
-            inputs.offer(new Taken(this, input));
-            drain();
         }
 
         @Override
@@ -297,14 +282,7 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
             drain();
         }
 
-        @Override
-        public void onComplete() {
-            if (endsSession) {
-                onNext(END_OF_MESSAGES);
-            }
-        }
-
-        /** One of its inputs was taken: it may hand over one more. */
+        /** One of its items was taken: it may hand over one more. */
         void more() {
             Subscription s = subscription;
             if (s != null && !cancelled) {
@@ -321,22 +299,49 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
         }
     }
 
-    /** The subscriber of one handling's frames: one asked for at a time, each passed on in turn. */
-    private final class Handling implements CoreSubscriber<Outbound> {
+    /** One source's subscriber: what it hands over waits in the step's queue, in arrival order. */
+    private final class Input extends Upstream<SessionInput> {
 
-        final Queue<Outbound> frames = new ConcurrentLinkedQueue<>();
-        volatile boolean done;
-        private volatile Subscription subscription;
-        private volatile boolean cancelled;
+        private final boolean endsSession;
+        /** Until subscribed to: then let go, so an idle session does not keep its assembly. */
+        private Publisher<? extends SessionInput> source;
+
+        Input(Source source, boolean endsSession) {
+            super(source.prefetch());
+            this.source = source.inputs();
+            this.endsSession = endsSession;
+        }
+
+        void start() {
+            Publisher<? extends SessionInput> inputs = source;
+            source = null;
+            inputs.subscribe(this);
+        }
 
         @Override
-        public void onSubscribe(Subscription s) {
-            subscription = s;
-            if (cancelled) {
-                s.cancel();
-            } else {
-                s.request(1);
+        public void onNext(SessionInput input) {
+            WAITING.incrementAndGet(SerialStep.this);
+            inputs.offer(new Taken(this, input));
+            drain();
+        }
+
+        @Override
+        public void onComplete() {
+            if (endsSession) {
+                onNext(END_OF_MESSAGES);
             }
+        }
+    }
+
+    /** The subscriber of one handling's frames: one asked for at a time, each passed on in turn. */
+    private final class Handling extends Upstream<Outbound> {
+
+        final Queue<Outbound> frames = new ConcurrentLinkedQueue<>();
+        /** It completed or failed (a failure is the step's, see {@link Upstream#onError}). */
+        volatile boolean done;
+
+        Handling() {
+            super(1);
         }
 
         @Override
@@ -347,36 +352,14 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
 
         @Override
         public void onError(Throwable error) {
-            if (cancelled) {
-                Operators.onErrorDropped(error, currentContext());
-                return;
-            }
-            if (failure == null) {
-                failure = error;
-            }
             done = true;
-            drain();
+            super.onError(error);
         }
 
         @Override
         public void onComplete() {
             done = true;
             drain();
-        }
-
-        void more() {
-            Subscription s = subscription;
-            if (s != null && !cancelled) {
-                s.request(1);
-            }
-        }
-
-        void cancel() {
-            cancelled = true;
-            Subscription s = subscription;
-            if (s != null) {
-                s.cancel();
-            }
         }
     }
 }

@@ -31,10 +31,11 @@ public record ChangeEvent(Position position, String channel, String table, Strin
      * An estimate, on the high side, of the heap the event holds: its encoded frame, its parsed data
      * (whose text is about as long again), a node and a string or two per field, and the record
      * with its cursor and timestamps. What every byte bound on buffers of events counts; checked
-     * against the measured heap in ChangeEventWeightTest.
+     * against the measured heap in ChangeEventWeightTest. Two and a half bytes per frame byte: at
+     * 9/4 a long row's estimate came within 0.1% of what it holds, inside the measurement's noise.
      */
     public long weight() {
-        return frame.length * 9L / 4 + PER_FIELD * data.size() + OVERHEAD;
+        return frame.length * 5L / 2 + PER_FIELD * data.size() + OVERHEAD;
     }
 
     private static final int PER_FIELD = 160;
