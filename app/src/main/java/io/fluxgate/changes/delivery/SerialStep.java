@@ -214,7 +214,6 @@ final class SerialStep extends Flux<Outbound> implements Subscription {
             handling.done = true;
             return handling;
         }
-        current = handling;
         out.subscribe(handling);
         return handling;
     }

@@ -101,11 +101,6 @@ public final class SocketWriter implements CoreSubscriber<Outbound>, DirectWrite
         finished.tryEmitEmpty();
     }
 
-    /** Completes when the session's last frame is written. */
-    Mono<Void> finished() {
-        return finished.asMono().then();
-    }
-
     /** Sends a ping frame; from any thread. */
     void ping() {
         onLoop(() -> {
