@@ -132,9 +132,14 @@ public final class ChangeStreamBench {
         AtomicBoolean measuring = new AtomicBoolean(false);
         List<Thread> threads = new ArrayList<>();
         long intervalNanos = TimeUnit.SECONDS.toNanos(1) * writers / rate;
+        // The writers take turns: writer w's slots are offset by w / writers of an interval from a common
+        // start (after their connections are open), so commits arrive evenly spaced at the rate asked
+        // for, as the raw broadcaster emits, not in bursts of one per writer.
+        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
         for (int w = 0; w < writers; w++) {
-            Thread writer = new Thread(() -> write(jdbc, user, password, authorId, intervalNanos, writing, measuring,
-                    committed), "writer-" + w);
+            long first = start + intervalNanos * w / writers;
+            Thread writer = new Thread(() -> write(jdbc, user, password, authorId, first, intervalNanos, writing,
+                    measuring, committed), "writer-" + w);
             writer.start();
             threads.add(writer);
         }
@@ -177,13 +182,14 @@ public final class ChangeStreamBench {
                 Math.max(0, expected - delivered), perFrame(cpuUsed, pid, delivered));
     }
 
-    private static void write(String jdbc, String user, String password, long authorId, long intervalNanos,
-            AtomicBoolean writing, AtomicBoolean measuring, AtomicLong committed) {
+    private static void write(String jdbc, String user, String password, long authorId, long first,
+            long intervalNanos, AtomicBoolean writing, AtomicBoolean measuring, AtomicLong committed) {
         try (Connection connection = DriverManager.getConnection(jdbc, user, password);
                 PreparedStatement insert = connection.prepareStatement(
                         "INSERT INTO posts (author_id, title, body) VALUES (?, ?, 'bench body')")) {
             insert.setLong(1, authorId);
-            long next = System.nanoTime();
+            long next = first;
+            waitUntil(next);
             while (writing.get()) {
                 boolean counted = measuring.get();
                 insert.setString(2, counted ? "measured" : "warmup");
@@ -192,13 +198,17 @@ public final class ChangeStreamBench {
                     committed.incrementAndGet();
                 }
                 next += intervalNanos;
-                long wait = next - System.nanoTime();
-                if (wait > 0) {
-                    LockSupport.parkNanos(wait);
-                }
+                waitUntil(next);
             }
         } catch (Exception e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** Parks until {@code deadline} (System.nanoTime); a park may return early. */
+    private static void waitUntil(long deadline) {
+        for (long wait = deadline - System.nanoTime(); wait > 0; wait = deadline - System.nanoTime()) {
+            LockSupport.parkNanos(wait);
         }
     }
 
