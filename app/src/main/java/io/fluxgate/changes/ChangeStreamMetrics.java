@@ -29,6 +29,7 @@ public class ChangeStreamMetrics {
     /** Live frames a session wrote at once, with nothing waiting before them (see ChangeSession.deliverNow). */
     public final Counter framesDirect;
     private final Timer lag;
+    private final Timer captureLag;
 
     public ChangeStreamMetrics(MeterRegistry registry) {
         Gauge.builder("fluxgate.changes.sessions", sessions, AtomicInteger::get)
@@ -52,6 +53,18 @@ public class ChangeStreamMetrics {
                 .description("Commit to frame handed to the socket")
                 .publishPercentiles(0.5, 0.95, 0.99)
                 .register(registry);
+        captureLag = Timer.builder("fluxgate.changes.capture.lag")
+                .description("Commit to change published in the hub (read from the log, ready to fan out)")
+                .publishPercentiles(0.5, 0.95, 0.99)
+                .register(registry);
+    }
+
+    /** Counts a change published in the hub, and how long after its commit that was. */
+    public void published(Instant committedAt) {
+        eventsIn.increment();
+        if (committedAt != null) {
+            captureLag.record(Duration.between(committedAt, Instant.now()));
+        }
     }
 
     /**

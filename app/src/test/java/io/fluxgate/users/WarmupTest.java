@@ -47,6 +47,7 @@ class WarmupTest extends IntegrationTest {
             // The fan-out warm-up ran on a private hub: the service's hub published nothing, wrote nothing.
             MeterRegistry meters = other.getBean(MeterRegistry.class);
             assertThat(meters.get("fluxgate.changes.events.in").counter().count()).isZero();
+            assertThat(meters.get("fluxgate.changes.capture.lag").timer().count()).isZero();
             assertThat(meters.get("fluxgate.changes.frames.out").counter().count()).isZero();
 
             RecentActivity activity = other.getBean(RecentActivity.class);

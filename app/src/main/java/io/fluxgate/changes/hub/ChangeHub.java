@@ -72,7 +72,7 @@ public class ChangeHub {
         for (Shard shard : shards.values()) {
             shard.deliver(event);
         }
-        metrics.eventsIn.increment();
+        metrics.published(event.committedAt());
     }
 
     /** Where the listener starts when the service starts: the log's newest entry. */

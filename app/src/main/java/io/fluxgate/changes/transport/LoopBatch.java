@@ -6,17 +6,27 @@ import java.util.List;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.SingleThreadEventExecutor;
 
 /**
  * What the sockets of one event loop share (touched on the loop only): the frame encoded in this
- * turn, and the flush when the turn's task is done. The encoding lasts until that flush: an
- * event reaches all of a loop's sessions in one task, and a pooled buffer is not kept idle.
+ * turn, and the flushes. The encoding lasts until the turn's task is done: an event reaches all of a
+ * loop's sessions in one task, and a pooled buffer is not kept idle.
+ *
+ * <p>Sockets written to are flushed {@value #CHUNK} at a time as the task goes, so the first of a
+ * loop's sessions get a change while the loop still writes it to the last (one flush per socket per
+ * change, as a plain broadcaster does). When other work already waits on the loop (the next change,
+ * say), the loop is behind: flushes then wait for the end of the turn, and one flush per socket carries
+ * every change written to it meanwhile, which is what lets a loop catch up.
  */
 final class LoopBatch implements Runnable {
 
+    /** Sockets written to between two flushes while the loop keeps up. */
+    static final int CHUNK = 64;
+
     private final EventLoop loop;
     private List<SocketWriter> dirty = new ArrayList<>();
-    /** The list flushed last, reused for the next turn: no list allocated per change. */
+    /** The list flushed last, reused for the next flush: no list allocated per change. */
     private List<SocketWriter> spare = new ArrayList<>();
     private boolean scheduled;
     private byte[] lastJson;
@@ -53,6 +63,14 @@ final class LoopBatch implements Runnable {
             scheduled = true;
             loop.execute(this);
         }
+        if (dirty.size() >= CHUNK && !behind()) {
+            flushDirty();
+        }
+    }
+
+    /** Work other than this batch's own flush task waits on the loop. */
+    private boolean behind() {
+        return loop instanceof SingleThreadEventExecutor executor && executor.pendingTasks() > 1;
     }
 
     /** Every encoding is followed by a write, so by this run: it ends the turn. */
@@ -60,9 +78,15 @@ final class LoopBatch implements Runnable {
     public void run() {
         scheduled = false;
         forgetEncoded();
-        // A flush may complete writes whose listeners write again: they go into the next batch.
+        flushDirty();
+    }
+
+    private void flushDirty() {
+        // A flush may complete writes whose listeners write again: they go into a list of their own
+        // (a new one if a flush runs inside this one), flushed next.
         List<SocketWriter> batch = dirty;
-        dirty = spare;
+        dirty = spare != null ? spare : new ArrayList<>();
+        spare = null;
         for (SocketWriter writer : batch) {
             writer.flushBatched();
         }

@@ -4,10 +4,12 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fluxgate.changes.ChangeStreamMetrics;
 import io.fluxgate.changes.StreamSettings;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;
@@ -17,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The hub's memory of recent events: what it can answer and when it must say "read the log". */
 class ChangeHubTest {
 
-    private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(new SimpleMeterRegistry()),
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final ChangeHub hub = new ChangeHub(new ChangeStreamMetrics(registry),
             StreamSettings.with("session-buffer", 16, "hub-history", 4));
 
     private static ChangeEvent event(long commitSeq, long id) {
@@ -38,6 +41,19 @@ class ChangeHubTest {
         assertThat(ids(hub.recentAfter(new Position(10, 100), 10))).containsExactly(101L, 102L);
         assertThat(ids(hub.recentAfter(new Position(11, 101), 10))).containsExactly(102L);
         assertThat(hub.recentAfter(new Position(9, 1), 10)).as("before the start: read the log").isNull();
+    }
+
+    @Test
+    void countsEachPublishedChangeWithHowLongAfterItsCommitItCameIn() {
+        hub.startAt(new Position(0, 0));
+        ChangeEvent committedEarlier = new ChangeEvent(new Position(1, 1), Channels.POSTS, "posts", "INSERT",
+                JsonMapper.builder().build().createObjectNode(), new long[0], Instant.now().minusSeconds(2), null,
+                new byte[0]);
+        hub.publish(committedEarlier);
+        assertThat(registry.get("fluxgate.changes.events.in").counter().count()).isEqualTo(1);
+        Timer captureLag = registry.get("fluxgate.changes.capture.lag").timer();
+        assertThat(captureLag.count()).isEqualTo(1);
+        assertThat(captureLag.totalTime(TimeUnit.MILLISECONDS)).isBetween(2_000.0, 60_000.0);
     }
 
     @Test

@@ -5,6 +5,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -18,6 +20,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
@@ -111,6 +114,75 @@ class SocketWriterTest {
         toSecondSocket.release();
         assertThat(toFirstSocket.refCnt()).isZero();
         channel.finishAndReleaseAll();
+    }
+
+    /**
+     * A loop keeping up flushes its sockets {@value LoopBatch#CHUNK} at a time inside the task that
+     * writes a change to them: the first sessions have it before the last is written to.
+     */
+    @Test
+    void aLoopKeepingUpFlushesAChunkOfSocketsAtATimeWithinItsTask() throws Exception {
+        DefaultEventLoop eventLoop = new DefaultEventLoop();
+        try {
+            LoopBatch batch = new LoopBatch(eventLoop);
+            List<EmbeddedChannel> sockets = sockets(LoopBatch.CHUNK + 1);
+            List<Integer> flushedWithinTheTask = eventLoop.submit(() -> {
+                writeChangeTo(sockets, batch);
+                return sockets.stream().map(socket -> socket.outboundMessages().size()).toList();
+            }).get(5, TimeUnit.SECONDS);
+            assertThat(flushedWithinTheTask.subList(0, LoopBatch.CHUNK)).as("the first chunk").containsOnly(1);
+            assertThat(flushedWithinTheTask.get(LoopBatch.CHUNK)).as("the one after it, not yet").isZero();
+
+            eventLoop.submit(() -> { }).get(5, TimeUnit.SECONDS); // the turn's end has run
+            assertThat(sockets).allSatisfy(socket -> assertThat(socket.outboundMessages()).hasSize(1));
+            sockets.forEach(EmbeddedChannel::finishAndReleaseAll);
+        } finally {
+            eventLoop.shutdownGracefully(0, 5, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * A loop with work already waiting (the next change) is behind: its sockets are flushed once, when
+     * the turn ends, so one flush carries every change written to a socket meanwhile.
+     */
+    @Test
+    void aLoopThatIsBehindFlushesOnlyWhenItsTurnEnds() throws Exception {
+        DefaultEventLoop eventLoop = new DefaultEventLoop();
+        try {
+            LoopBatch batch = new LoopBatch(eventLoop);
+            List<EmbeddedChannel> sockets = sockets(LoopBatch.CHUNK * 2);
+            CountDownLatch nextChange = new CountDownLatch(1);
+            int flushedWithinTheTask = eventLoop.submit(() -> {
+                eventLoop.execute(nextChange::countDown); // waits behind this task
+                writeChangeTo(sockets, batch);
+                return sockets.stream().mapToInt(socket -> socket.outboundMessages().size()).sum();
+            }).get(5, TimeUnit.SECONDS);
+            assertThat(flushedWithinTheTask).isZero();
+
+            assertThat(nextChange.await(5, TimeUnit.SECONDS)).isTrue();
+            eventLoop.submit(() -> { }).get(5, TimeUnit.SECONDS);
+            assertThat(sockets).allSatisfy(socket -> assertThat(socket.outboundMessages()).hasSize(1));
+            sockets.forEach(EmbeddedChannel::finishAndReleaseAll);
+        } finally {
+            eventLoop.shutdownGracefully(0, 5, TimeUnit.SECONDS);
+        }
+    }
+
+    private static List<EmbeddedChannel> sockets(int count) {
+        List<EmbeddedChannel> sockets = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            sockets.add(new EmbeddedChannel(new WebSocket13FrameEncoder(false)));
+        }
+        return sockets;
+    }
+
+    /** One change written at once to every socket, as the hub's task does on the session's loop. */
+    private void writeChangeTo(List<EmbeddedChannel> sockets, LoopBatch batch) {
+        byte[] change = "{\"type\":\"database_change\"}".getBytes(StandardCharsets.UTF_8);
+        for (EmbeddedChannel socket : sockets) {
+            SocketWriter writer = new SocketWriter(socket, batch, metrics);
+            writer.write(new Outbound.Frame("database_change", change, "c1", Instant.now()));
+        }
     }
 
     /** The frame written below the encoder is byte for byte what Netty's own server encoder makes. */
