@@ -7,9 +7,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 
 import io.fluxgate.changes.ChangeStreamMetrics;
 import io.fluxgate.changes.ChangeStreamProperties;
@@ -131,38 +133,10 @@ public class ChangeFeed {
         AtomicReference<Position> last = new AtomicReference<>(start);
         return Flux.defer(() -> {
             Position from = last.get();
-            AtomicInteger pending = new AtomicInteger();
-            Held held = new Held();
-            interest.buffered(pending);
-            // Emitted by the hub's task alone (on the loop; with no executor, on the listener's one
-            // publishing thread), overflow included, hence unsafe.
-            Sinks.Many<ChangeEvent> buffer = Sinks.unsafe().many().unicast()
-                    .onBackpressureBuffer(new ConcurrentLinkedQueue<>());
-            ChangeHub.Subscription[] live = new ChangeHub.Subscription[1];
-            // Caught up, with nothing buffered: the session may take a live event at once, on this
-            // loop, without the buffer and its serial step (it says whether it could).
-            AtomicBoolean joined = new AtomicBoolean();
-            live[0] = hub.subscribe(deliverOn, interest.route(), event -> {
-                if (joined.get() && pending.get() == 0 && interest.deliverNow(event)) {
-                    if (event.isLogged()) {
-                        last.accumulateAndGet(event.position(), Position::max);
-                    }
-                    return;
-                }
-                if (pending.incrementAndGet() > bufferSize || !held.reserve(event.weight())) {
-                    // This session cannot keep up: stop feeding it; it catches up at its own pace.
-                    live[0].dispose();
-                    metrics.overflows.increment();
-                    buffer.tryEmitError(new Overflow());
-                } else {
-                    buffer.tryEmitNext(event);
-                }
-            });
-            interest.attach(live[0]);
-            Flux<ChangeEvent> buffered = buffer.asFlux().doOnNext(event -> {
-                pending.decrementAndGet();
-                held.release(event.weight());
-            });
+            Intake intake = new Intake(interest, last);
+            intake.live = hub.subscribe(deliverOn, interest.route(), intake);
+            interest.attach(intake.live);
+            Flux<ChangeEvent> buffered = intake.buffer.asFlux().doOnNext(intake::taken);
             // Read after joining the hub: what it published before the join is caught up on first,
             // what it publishes after reaches the buffer (or, once joined, the session at once).
             Flux<ChangeEvent> events;
@@ -178,9 +152,9 @@ public class ChangeFeed {
                             interest.catchingUp(false);
                         })
                         .publishOn(scheduler)
-                        .doOnComplete(() -> joined.set(true)), buffered);
+                        .doOnComplete(() -> intake.joined = true), buffered);
             } else {
-                joined.set(true);
+                intake.joined = true;
                 events = buffered;
             }
             return events
@@ -192,8 +166,8 @@ public class ChangeFeed {
                         }
                     })
                     .doFinally(signal -> {
-                        interest.detach(live[0]);
-                        held.close();
+                        interest.detach(intake.live);
+                        intake.held.close();
                     });
         })
                 // Joined, buffered and drained on the loop alone, whatever thread subscribes or asks
@@ -207,6 +181,69 @@ public class ChangeFeed {
                 .onErrorResume(failure -> failure instanceof Overflow ? Mono.error(failure)
                         : Mono.delay(RETRY_AFTER).then(Mono.error(failure)))
                 .retry();
+    }
+
+    /**
+     * Where the hub hands one run of a feed its live events, on the session's loop: straight to the
+     * session when the feed has caught up and nothing waits in its buffer, else into the buffer, up
+     * to its bounds. Past them the feed stops taking live events and starts over from its last
+     * position. One object per run, with its counters in its own fields: the hub walks thousands of
+     * these per change.
+     */
+    private final class Intake implements Consumer<ChangeEvent>, IntSupplier {
+
+        private static final AtomicIntegerFieldUpdater<Intake> PENDING =
+                AtomicIntegerFieldUpdater.newUpdater(Intake.class, "pending");
+
+        private final Interest interest;
+        private final AtomicReference<Position> last;
+        private final Interest.Express express;
+        final Held held = new Held();
+        /** Emitted by the hub's task alone (on the loop; with no executor, on the listener's one publishing thread), overflow included, hence unsafe. */
+        final Sinks.Many<ChangeEvent> buffer = Sinks.unsafe().many().unicast()
+                .onBackpressureBuffer(new ConcurrentLinkedQueue<>());
+        ChangeHub.Subscription live;
+        /** Caught up: from now on the session may take a live event at once, when nothing is buffered. */
+        volatile boolean joined;
+        /** Live events in the buffer that the session has not taken yet. */
+        private volatile int pending;
+
+        Intake(Interest interest, AtomicReference<Position> last) {
+            this.interest = interest;
+            this.last = last;
+            this.express = interest.express();
+            interest.buffered(this);
+        }
+
+        @Override
+        public void accept(ChangeEvent event) {
+            if (joined && pending == 0 && express != null && express.deliverNow(event)) {
+                if (event.isLogged()) {
+                    last.accumulateAndGet(event.position(), Position::max);
+                }
+                return;
+            }
+            if (PENDING.incrementAndGet(this) > bufferSize || !held.reserve(event.weight())) {
+                // This session cannot keep up: stop feeding it; it catches up at its own pace.
+                live.dispose();
+                metrics.overflows.increment();
+                buffer.tryEmitError(new Overflow());
+            } else {
+                buffer.tryEmitNext(event);
+            }
+        }
+
+        /** The session took {@code event} from the buffer. */
+        void taken(ChangeEvent event) {
+            PENDING.decrementAndGet(this);
+            held.release(event.weight());
+        }
+
+        /** Live events waiting in the buffer now. */
+        @Override
+        public int getAsInt() {
+            return pending;
+        }
     }
 
     /**

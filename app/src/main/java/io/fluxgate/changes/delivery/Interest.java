@@ -6,7 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 
 import io.fluxgate.changes.capture.ChangeLog;
 import io.fluxgate.changes.hub.ChangeEvent;
@@ -27,7 +27,7 @@ public final class Interest {
     private volatile Route route = Route.NOTHING;
     private ChangeHub.Subscription attached;
     /** The feed's live events waiting for the session, and whether it is catching up: for the inspector. */
-    private volatile AtomicInteger buffered;
+    private volatile IntSupplier buffered;
     private volatile boolean catchingUp;
     /** The session's way of taking a live event at once; none until it runs. */
     private volatile Express express;
@@ -55,10 +55,9 @@ public final class Interest {
         express = next;
     }
 
-    /** Whether the session took {@code event} at once (see {@link Express}). */
-    boolean deliverNow(ChangeEvent event) {
-        Express now = express;
-        return now != null && now.deliverNow(event);
+    /** The session's way of taking a live event at once; null until it runs, or when it has none. */
+    Express express() {
+        return express;
     }
 
     boolean mayWant(ChangeEvent event) {
@@ -66,16 +65,16 @@ public final class Interest {
     }
 
     int buffered() {
-        AtomicInteger pending = buffered;
-        return pending == null ? 0 : Math.max(0, pending.get());
+        IntSupplier pending = buffered;
+        return pending == null ? 0 : Math.max(0, pending.getAsInt());
     }
 
     boolean catchingUp() {
         return catchingUp;
     }
 
-    /** The counter of the feed's current buffer (a feed starting over gets a new one). */
-    void buffered(AtomicInteger pending) {
+    /** The count of the feed's current buffer (a feed starting over gets a new one). */
+    void buffered(IntSupplier pending) {
         buffered = pending;
     }
 

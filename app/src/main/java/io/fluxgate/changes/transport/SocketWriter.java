@@ -1,6 +1,6 @@
 package io.fluxgate.changes.transport;
 
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 import io.fluxgate.changes.ChangeStreamMetrics;
 import io.fluxgate.changes.delivery.DirectWriter;
@@ -47,8 +47,10 @@ public final class SocketWriter implements CoreSubscriber<Outbound>, DirectWrite
     private final ChannelPromise unwatched;
     /** The session's close, empty when it ended without one (the client went away). */
     private final Sinks.One<Outbound.Close> finished = Sinks.one();
+    private static final AtomicIntegerFieldUpdater<SocketWriter> QUEUED =
+            AtomicIntegerFieldUpdater.newUpdater(SocketWriter.class, "queued");
     /** Writes handed to the loop as tasks and not run yet: later ones must queue behind them. */
-    private final AtomicInteger queued = new AtomicInteger();
+    private volatile int queued;
     private volatile Subscription upstream;
 
     // Touched on the loop only.
@@ -124,7 +126,7 @@ public final class SocketWriter implements CoreSubscriber<Outbound>, DirectWrite
 
     @Override
     public boolean ready() {
-        return loop.inEventLoop() && queued.get() == 0 && !stopped && close == null && channel.isWritable();
+        return loop.inEventLoop() && queued == 0 && !stopped && close == null && channel.isWritable();
     }
 
     @Override
@@ -220,16 +222,16 @@ public final class SocketWriter implements CoreSubscriber<Outbound>, DirectWrite
 
     /** Runs {@code task} on the loop, after every task handed over before it. */
     private void onLoop(Runnable task) {
-        if (queued.get() == 0 && loop.inEventLoop()) {
+        if (queued == 0 && loop.inEventLoop()) {
             task.run();
             return;
         }
-        queued.incrementAndGet();
+        QUEUED.incrementAndGet(this);
         loop.execute(() -> {
             try {
                 task.run();
             } finally {
-                queued.decrementAndGet();
+                QUEUED.decrementAndGet(this);
             }
         });
     }
