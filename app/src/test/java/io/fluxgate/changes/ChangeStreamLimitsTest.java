@@ -112,12 +112,57 @@ class ChangeStreamLimitsTest extends IntegrationTest {
     }
 
     /** One frame over 64 KiB (a raw client: the JDK's splits long messages into fragments). */
-    @Test
-    void aFrameOver64KiBClosesWith1009() throws Exception {
+    /**
+     * A client that writes its whole frame before it reads anything, as a simple blocking client does:
+     * the server must read the frame to its end, or the client's write fails with a reset before it
+     * ever sees the close frame (4 MiB is far more than the sockets' buffers hold).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {70 * 1024, 4 * 1024 * 1024})
+    void aFrameOver64KiBClosesWith1009(int padding) throws Exception {
         Account user = newUser("Big Talker");
         try (RawWsClient ws = RawWsClient.connect(port, user.token(), 64 * 1024)) {
-            ws.sendText("{\"type\":\"ping\",\"pad\":\"" + "x".repeat(70 * 1024) + "\"}");
+            ws.sendText("{\"type\":\"ping\",\"pad\":\"" + "x".repeat(padding) + "\"}");
             assertThat(ws.awaitCloseCode()).isEqualTo(1009);
+        }
+    }
+
+    /**
+     * A frame over the bound from the JDK's own client, also one far over it: the client hears 1009
+     * although most of its frame was still on its way when the server refused it. The rest is read and
+     * dropped before the connection closes; closing at once would leave it unread, and the kernel's
+     * reset could overtake the close frame.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {70 * 1024, 4 * 1024 * 1024})
+    void aFrameOverTheBoundClosesWith1009ForAnOrdinaryClient(int padding) {
+        Account user = newUser("Big Sender");
+        try (WsClient ws = WsClient.connect(port, user.token())) {
+            ws.trySend("{\"type\":\"ping\",\"pad\":\"" + "x".repeat(padding) + "\"}");
+            assertThat(ws.awaitClose()).isEqualTo(1009);
+        }
+    }
+
+    /** A frame that breaks the protocol (a client frame without its mask) closes with 1002, also through the handshake. */
+    @Test
+    void anUnmaskedFrameClosesWith1002() throws Exception {
+        Account user = newUser("Careless Client");
+        try (RawWsClient ws = RawWsClient.connect(port, user.token(), 64 * 1024)) {
+            ws.sendUnmaskedText("{\"type\":\"ping\"}");
+            assertThat(ws.awaitCloseCode()).isEqualTo(1002);
+        }
+    }
+
+    /** The bound is on the message: one split into frames each under it, but together over it, gets 1009 too. */
+    @Test
+    void aMessageOverTheBoundInSmallFramesClosesWith1009() {
+        Account user = newUser("Piecemeal Sender");
+        try (WsClient ws = WsClient.connect(port, user.token())) {
+            String part = "x".repeat(40 * 1024);
+            ws.trySend("{\"type\":\"ping\",\"pad\":\"" + part, false);
+            ws.trySend(part, false);
+            ws.trySend(part + "\"}", true);
+            assertThat(ws.awaitClose()).isEqualTo(1009);
         }
     }
 

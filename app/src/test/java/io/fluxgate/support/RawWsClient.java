@@ -93,6 +93,15 @@ public final class RawWsClient implements AutoCloseable {
         return new Frame(first & 0x0F, payload);
     }
 
+    /** A short text frame without the mask every client frame must carry: a protocol violation. */
+    public void sendUnmaskedText(String text) throws IOException {
+        byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+        out.write(0x81);
+        out.write(payload.length);
+        out.write(payload);
+        out.flush();
+    }
+
     /** Client frames are masked, as the protocol requires. */
     private void send(int opcode, byte[] payload) throws IOException {
         byte[] mask = new byte[4];

@@ -135,8 +135,13 @@ public final class WsClient implements WebSocket.Listener, AutoCloseable {
 
     /** Sends a frame; false when the connection no longer takes any (the server closed it). */
     public boolean trySend(String json) {
+        return trySend(json, true);
+    }
+
+    /** Sends a frame of a message, its last when {@code last}; false when the connection no longer takes any. */
+    public boolean trySend(String text, boolean last) {
         try {
-            socket.sendText(json, true).join();
+            socket.sendText(text, last).join();
             return true;
         } catch (java.util.concurrent.CompletionException closed) {
             return false;

@@ -80,6 +80,11 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
 
     private Mono<Void> serve(WebSocketSession socket, Caller caller, Channel channel) {
         ClosingHandshake.watch(channel);
+        if (channel.eventLoop().inEventLoop()) {
+            FrameDecoding.refuseWithoutClosing(channel);
+        } else {
+            channel.eventLoop().execute(() -> FrameDecoding.refuseWithoutClosing(channel));
+        }
         // Frames go to the channel directly; the session ends by itself only to close the socket,
         // with its code, once the last frame is out. Before any other close, the writer stops.
         SocketWriter writer = new SocketWriter(channel, batches.computeIfAbsent(channel.eventLoop(),
@@ -106,6 +111,17 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
                     } else if (message.getType() == WebSocketMessage.Type.BINARY) {
                         sink.next(ClientMessage.MALFORMED);
                     }
+                })
+                .onErrorResume(failure -> {
+                    Outbound.Close refused = FrameDecoding.refused(failure);
+                    if (refused == null) {
+                        return Flux.error(failure);
+                    }
+                    // A frame too large or malformed: the session stops, and the client hears why through
+                    // the closing handshake, which reads the rest of the frame before the connection closes.
+                    writer.stop();
+                    close(channel, refused).subscribe();
+                    return Flux.empty();
                 })
                 // A session that ends (4001, 4003, 1001) stops reading; reading is not cancelled with
                 // it, since cancelling the socket's inbound drops the connection before our close frame.
