@@ -1,5 +1,6 @@
 package io.fluxgate.changes;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +30,7 @@ import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.test.context.TestPropertySource;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /** What one client may cost the change stream: sessions, frames, and the change log it makes us read. */
@@ -140,6 +142,20 @@ class ChangeStreamLimitsTest extends IntegrationTest {
         try (WsClient ws = WsClient.connect(port, user.token())) {
             ws.trySend("{\"type\":\"ping\",\"pad\":\"" + "x".repeat(padding) + "\"}");
             assertThat(ws.awaitClose()).isEqualTo(1009);
+        }
+    }
+
+    /**
+     * What the server reads after refusing a frame is bounded: a client that goes on sending (a 48 MiB
+     * frame) is cut off once 16 MiB more came, and its write fails, rather than being read for the
+     * whole closing wait.
+     */
+    @Test
+    void aClientThatGoesOnSendingAfterItsFrameWasRefusedIsCutOff() throws Exception {
+        Account user = newUser("Endless Sender");
+        try (RawWsClient ws = RawWsClient.connect(port, user.token(), 64 * 1024)) {
+            String padding = "x".repeat(48 * 1024 * 1024);
+            assertThatThrownBy(() -> ws.sendText(padding)).isInstanceOf(IOException.class);
         }
     }
 

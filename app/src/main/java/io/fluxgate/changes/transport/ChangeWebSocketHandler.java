@@ -120,7 +120,7 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
                     // A frame too large or malformed: the session stops, and the client hears why through
                     // the closing handshake, which reads the rest of the frame before the connection closes.
                     writer.stop();
-                    close(channel, refused).subscribe();
+                    ClosingHandshake.closeRefused(channel, refused.code(), refused.reason()).subscribe();
                     return Flux.empty();
                 })
                 // A session that ends (4001, 4003, 1001) stops reading; reading is not cancelled with

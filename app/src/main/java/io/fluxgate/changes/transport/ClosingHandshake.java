@@ -3,6 +3,8 @@ package io.fluxgate.changes.transport;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -30,6 +32,11 @@ public final class ClosingHandshake {
 
     /** How long the client has to answer our close frame before the connection is closed anyway. */
     static final Duration ANSWER_WAIT = Duration.ofSeconds(3);
+    /**
+     * The most the server reads (and drops) after its close frame: a client that keeps sending past it
+     * is cut off, reset and all, rather than read for the whole wait.
+     */
+    static final long DRAIN_LIMIT = 16L * 1024 * 1024;
     private static final String DRAIN = "fluxgate.closingHandshake";
     private static final String WATCH = "fluxgate.closeWatch";
     /** Set once any close frame went out on the connection, whoever wrote it. */
@@ -43,9 +50,22 @@ public final class ClosingHandshake {
      * connection has closed. From any thread.
      */
     static Mono<Void> close(Channel channel, int code, String reason) {
+        return close(channel, code, reason, false);
+    }
+
+    /**
+     * As {@link #close(Channel, int, String)}, for a frame the decoder refused: the decoder goes (it
+     * would drop what follows one byte at a time) and the rest is dropped a buffer at a time, up to
+     * {@link #DRAIN_LIMIT}. No close frame of the client's can be told apart after it.
+     */
+    static Mono<Void> closeRefused(Channel channel, int code, String reason) {
+        return close(channel, code, reason, true);
+    }
+
+    private static Mono<Void> close(Channel channel, int code, String reason, boolean refused) {
         return Mono.<Void>create(done -> {
             channel.closeFuture().addListener(closed -> done.success());
-            channel.eventLoop().execute(() -> start(channel, code, reason));
+            channel.eventLoop().execute(() -> start(channel, code, reason, refused));
         });
     }
 
@@ -61,8 +81,11 @@ public final class ClosingHandshake {
         });
     }
 
-    private static void start(Channel channel, int code, String reason) {
+    private static void start(Channel channel, int code, String reason, boolean refused) {
         ChannelPipeline pipeline = channel.pipeline();
+        if (refused && pipeline.get(FrameDecoding.DECODER) != null) {
+            pipeline.remove(FrameDecoding.DECODER);
+        }
         if (!channel.isActive() || pipeline.get(DRAIN) != null) {
             return;
         }
@@ -103,14 +126,24 @@ public final class ClosingHandshake {
         }
     }
 
-    /** After our close frame: drops what the client sends, and closes once its close frame comes. */
+    /**
+     * After our close frame: drops what the client sends, and closes once its close frame comes, or
+     * once more than {@link #DRAIN_LIMIT} bytes came.
+     */
     private static final class Drain extends ChannelInboundHandlerAdapter {
+
+        private long drained;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object message) {
             boolean answered = message instanceof CloseWebSocketFrame;
+            if (message instanceof ByteBufHolder holder) {
+                drained += holder.content().readableBytes();
+            } else if (message instanceof ByteBuf bytes) {
+                drained += bytes.readableBytes();
+            }
             ReferenceCountUtil.release(message);
-            if (answered) {
+            if (answered || drained > DRAIN_LIMIT) {
                 ctx.close();
             }
         }

@@ -13,17 +13,17 @@ import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
  * How a socket's frames are decoded: as the handshake sets it up (masked frames, payloads of at most
  * {@value #MAX_FRAME_PAYLOAD} bytes), except for what happens to a frame it refuses, too large or
  * malformed. Netty's decoder would answer with a close frame and close the connection at once, with
- * the rest of the client's frame unread: the kernel then resets the connection, and a client that has
- * not read the close frame yet loses it and sees an abnormal closure instead of 1009. Here the decoder
- * only refuses (and drops whatever follows), and the session closes through {@link ClosingHandshake},
- * which reads to the end first.
+ * the rest of the client's frame unread: the kernel then resets the connection, and a client still
+ * writing its frame fails with the reset and never reads the close frame. Here the decoder only
+ * refuses, and the session closes through {@link ClosingHandshake#closeRefused}, which reads (and
+ * drops) the rest first, within a bound.
  */
 final class FrameDecoding {
 
     /** The largest payload a client frame (or message) may carry, as the handshake's own default. */
     static final int MAX_FRAME_PAYLOAD = 64 * 1024;
     /** The decoder's name in the pipeline, as the handshake names it. */
-    private static final String DECODER = "wsdecoder";
+    static final String DECODER = "wsdecoder";
 
     private FrameDecoding() {
     }
