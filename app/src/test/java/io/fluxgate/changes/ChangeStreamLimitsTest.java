@@ -113,11 +113,11 @@ class ChangeStreamLimitsTest extends IntegrationTest {
         assertThat(code).isEqualTo(1008);
     }
 
-    /** One frame over 64 KiB (a raw client: the JDK's splits long messages into fragments). */
     /**
-     * A client that writes its whole frame before it reads anything, as a simple blocking client does:
-     * the server must read the frame to its end, or the client's write fails with a reset before it
-     * ever sees the close frame (4 MiB is far more than the sockets' buffers hold).
+     * One frame over 64 KiB, from a raw client (the JDK's splits long messages into fragments) that
+     * writes its whole frame before it reads anything, as a simple blocking client does: the server
+     * must read the frame to its end, or the client's write fails with a reset before it ever sees the
+     * close frame (4 MiB is far more than the sockets' buffers hold).
      */
     @ParameterizedTest
     @ValueSource(ints = {70 * 1024, 4 * 1024 * 1024})
@@ -130,10 +130,9 @@ class ChangeStreamLimitsTest extends IntegrationTest {
     }
 
     /**
-     * A frame over the bound from the JDK's own client, also one far over it: the client hears 1009
-     * although most of its frame was still on its way when the server refused it. The rest is read and
-     * dropped before the connection closes; closing at once would leave it unread, and the kernel's
-     * reset could overtake the close frame.
+     * A message over the bound from the JDK's own client (which sends it in fragments), also one far
+     * over it: the client hears 1009 although most of its message was still on its way when the
+     * server refused it. The rest is read and dropped before the connection closes.
      */
     @ParameterizedTest
     @ValueSource(ints = {70 * 1024, 4 * 1024 * 1024})
@@ -156,6 +155,23 @@ class ChangeStreamLimitsTest extends IntegrationTest {
         try (RawWsClient ws = RawWsClient.connect(port, user.token(), 64 * 1024)) {
             String padding = "x".repeat(48 * 1024 * 1024);
             assertThatThrownBy(() -> ws.sendText(padding)).isInstanceOf(IOException.class);
+        }
+    }
+
+    /**
+     * A malformed frame while the connection is already closing (here after a flood, 1008): what is
+     * read after it is bounded too, and 48 MiB of bytes behind it are not all read.
+     */
+    @Test
+    void aFrameRefusedWhileTheSessionIsClosingStillEndsWithinTheBound() throws Exception {
+        Account user = newUser("Flood Then Garbage");
+        try (RawWsClient ws = RawWsClient.connect(port, user.token(), 64 * 1024)) {
+            for (int i = 0; i < 30; i++) {
+                ws.sendText("{\"type\":\"ping\"}");
+            }
+            ws.sendUnmaskedText("{}");
+            byte[] garbage = new byte[48 * 1024 * 1024];
+            assertThatThrownBy(() -> ws.sendRaw(garbage)).isInstanceOf(IOException.class);
         }
     }
 

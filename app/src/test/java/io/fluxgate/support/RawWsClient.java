@@ -93,6 +93,12 @@ public final class RawWsClient implements AutoCloseable {
         return new Frame(first & 0x0F, payload);
     }
 
+    /** Bytes as they are, framed or not. */
+    public void sendRaw(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
     /** A short text frame without the mask every client frame must carry: a protocol violation. */
     public void sendUnmaskedText(String text) throws IOException {
         byte[] payload = text.getBytes(StandardCharsets.UTF_8);

@@ -16,6 +16,7 @@ import io.netty.channel.EventLoop;
 import org.springdoc.webflux.core.fn.SpringdocRouteBuilder;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
+import reactor.netty.http.server.WebsocketServerSpec;
 
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.context.annotation.Bean;
@@ -36,6 +37,7 @@ import org.springframework.web.reactive.handler.SimpleUrlHandlerMapping;
 import org.springframework.web.reactive.socket.WebSocketHandler;
 import org.springframework.web.reactive.socket.server.WebSocketService;
 import org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService;
+import org.springframework.web.reactive.socket.server.upgrade.ReactorNettyRequestUpgradeStrategy;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.ServerWebInputException;
 import org.springframework.web.server.WebFilter;
@@ -66,7 +68,9 @@ public class ChangeStreamConfiguration {
         return new WebFluxConfigurer() {
             @Override
             public WebSocketService getWebSocketService() {
-                return new HandshakeWebSocketService() {
+                // Frames (and messages of fragments) of at most 64 KiB, the bound FrameDecoding keeps.
+                return new HandshakeWebSocketService(new ReactorNettyRequestUpgradeStrategy(() -> WebsocketServerSpec
+                        .builder().maxFramePayloadLength(FrameDecoding.MAX_FRAME_PAYLOAD))) {
                     @Override
                     public Mono<Void> handleRequest(ServerWebExchange exchange, WebSocketHandler handler) {
                         return Mono.defer(() -> handshake(exchange, handler))

@@ -67,6 +67,12 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
 
     /** @param channel the connection's Netty channel (see {@link ChangeStreamConfiguration}) */
     Mono<Void> handle(WebSocketSession socket, Channel channel) {
+        // First, before the client's frames: a refused frame closes through the closing handshake.
+        if (channel.eventLoop().inEventLoop()) {
+            FrameDecoding.refuseWithoutClosing(channel);
+        } else {
+            channel.eventLoop().execute(() -> FrameDecoding.refuseWithoutClosing(channel));
+        }
         return socket.getHandshakeInfo().getPrincipal()
                 .cast(JwtAuthenticationToken.class)
                 .map(Caller::fromToken)
@@ -80,11 +86,6 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
 
     private Mono<Void> serve(WebSocketSession socket, Caller caller, Channel channel) {
         ClosingHandshake.watch(channel);
-        if (channel.eventLoop().inEventLoop()) {
-            FrameDecoding.refuseWithoutClosing(channel);
-        } else {
-            channel.eventLoop().execute(() -> FrameDecoding.refuseWithoutClosing(channel));
-        }
         // Frames go to the channel directly; the session ends by itself only to close the socket,
         // with its code, once the last frame is out. Before any other close, the writer stops.
         SocketWriter writer = new SocketWriter(channel, batches.computeIfAbsent(channel.eventLoop(),
@@ -113,14 +114,16 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
                     }
                 })
                 .onErrorResume(failure -> {
-                    Outbound.Close refused = FrameDecoding.refused(failure);
+                    FrameDecoding.Refusal refused = FrameDecoding.refusal(failure);
                     if (refused == null) {
                         return Flux.error(failure);
                     }
                     // A frame too large or malformed: the session stops, and the client hears why through
-                    // the closing handshake, which reads the rest of the frame before the connection closes.
+                    // the closing handshake (already under way for a frame the decoder refused).
                     writer.stop();
-                    ClosingHandshake.closeRefused(channel, refused.code(), refused.reason()).subscribe();
+                    Outbound.Close close = refused.close();
+                    (refused.decoderBroken() ? ClosingHandshake.closeRefused(channel, close.code(), close.reason())
+                            : close(channel, close)).subscribe();
                     return Flux.empty();
                 })
                 // A session that ends (4001, 4003, 1001) stops reading; reading is not cancelled with

@@ -128,20 +128,20 @@ public final class ClosingHandshake {
 
     /**
      * After our close frame: drops what the client sends, and closes once its close frame comes, or
-     * once more than {@link #DRAIN_LIMIT} bytes came.
+     * once more than {@link #DRAIN_LIMIT} bytes came (each message counting for at least 1 KiB).
      */
     private static final class Drain extends ChannelInboundHandlerAdapter {
 
+        /** What a message counts for at least: a stream of empty frames is bounded too. */
+        private static final int MESSAGE_AT_LEAST = 1024;
         private long drained;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object message) {
             boolean answered = message instanceof CloseWebSocketFrame;
-            if (message instanceof ByteBufHolder holder) {
-                drained += holder.content().readableBytes();
-            } else if (message instanceof ByteBuf bytes) {
-                drained += bytes.readableBytes();
-            }
+            int bytes = message instanceof ByteBufHolder holder ? holder.content().readableBytes()
+                    : message instanceof ByteBuf buffer ? buffer.readableBytes() : 0;
+            drained += Math.max(bytes, MESSAGE_AT_LEAST);
             ReferenceCountUtil.release(message);
             if (answered || drained > DRAIN_LIMIT) {
                 ctx.close();

@@ -3,6 +3,8 @@ package io.fluxgate.changes.transport;
 import io.fluxgate.changes.delivery.Outbound;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.WebSocket13FrameDecoder;
@@ -15,23 +17,34 @@ import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
  * malformed. Netty's decoder would answer with a close frame and close the connection at once, with
  * the rest of the client's frame unread: the kernel then resets the connection, and a client still
  * writing its frame fails with the reset and never reads the close frame. Here the decoder only
- * refuses, and the session closes through {@link ClosingHandshake#closeRefused}, which reads (and
+ * refuses, and the connection closes through {@link ClosingHandshake#closeRefused}, which reads (and
  * drops) the rest first, within a bound.
  */
 final class FrameDecoding {
 
-    /** The largest payload a client frame (or message) may carry, as the handshake's own default. */
+    /** The largest payload a client frame, or a message of fragments, may carry (the handshake is given it too). */
     static final int MAX_FRAME_PAYLOAD = 64 * 1024;
     /** The decoder's name in the pipeline, as the handshake names it. */
     static final String DECODER = "wsdecoder";
+    private static final String REFUSALS = "fluxgate.refusals";
+    private static final Outbound.Close TOO_LARGE = new Outbound.Close(1009, "frame too large");
+
+    /** Why a frame or message was refused; {@code decoderBroken}: the decoder can read nothing more. */
+    record Refusal(Outbound.Close close, boolean decoderBroken) {
+    }
 
     private FrameDecoding() {
     }
 
-    /** Puts the refusing decoder in place of the handshake's; on the channel's loop, before any frame is read. */
+    /**
+     * Puts the refusing decoder in place of the handshake's, with a watch behind it that starts the
+     * close as soon as it refuses a frame (the session may no longer be reading its errors). Called on
+     * the channel's loop right after the handshake, before the client can have sent a frame: a frame
+     * the old decoder had half read would be misread by the new one.
+     */
     static void refuseWithoutClosing(Channel channel) {
         ChannelHandler current = channel.pipeline().get(DECODER);
-        if (current instanceof WebSocket13FrameDecoder) {
+        if (current instanceof WebSocket13FrameDecoder && channel.pipeline().get(REFUSALS) == null) {
             channel.pipeline().replace(DECODER, DECODER, new WebSocket13FrameDecoder(WebSocketDecoderConfig.newBuilder()
                     .maxFramePayloadLength(MAX_FRAME_PAYLOAD)
                     .expectMaskedFrames(true)
@@ -39,28 +52,45 @@ final class FrameDecoding {
                     .allowExtensions(true)
                     .closeOnProtocolViolation(false)
                     .build()));
+            channel.pipeline().addAfter(DECODER, REFUSALS, new Refusals());
         }
     }
 
-    /**
-     * The close a refused frame calls for (1009 for one too large, 1002 for a malformed one), or
-     * null when {@code failure} is not a refused frame.
-     */
-    static Outbound.Close refused(Throwable failure) {
+    /** The refusal {@code failure} stands for (in its causes), or null when it is something else. */
+    static Refusal refusal(Throwable failure) {
         for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
             if (cause instanceof CorruptedWebSocketFrameException corrupted) {
-                WebSocketCloseStatus status = corrupted.closeStatus();
-                return status.code() == WebSocketCloseStatus.MESSAGE_TOO_BIG.code()
-                        ? TOO_LARGE
-                        : new Outbound.Close(WebSocketCloseStatus.PROTOCOL_ERROR.code(), "protocol error");
+                return new Refusal(closeFor(corrupted), true);
             }
             if (cause instanceof TooLongFrameException) {
-                // A message of continuation frames longer than the bound, refused by the aggregator.
-                return TOO_LARGE;
+                // A message of fragments longer than the bound, refused by the aggregator behind a
+                // decoder that still reads: the client's close frame can still be told.
+                return new Refusal(TOO_LARGE, false);
             }
         }
         return null;
     }
 
-    private static final Outbound.Close TOO_LARGE = new Outbound.Close(1009, "frame too large");
+    /** 1009 for a frame too large; otherwise the decoder's own code (1002, or 1007 for text that is not UTF-8). */
+    private static Outbound.Close closeFor(CorruptedWebSocketFrameException corrupted) {
+        WebSocketCloseStatus status = corrupted.closeStatus();
+        if (status.code() == WebSocketCloseStatus.MESSAGE_TOO_BIG.code()) {
+            return TOO_LARGE;
+        }
+        return new Outbound.Close(status.code(), status.code() == WebSocketCloseStatus.INVALID_PAYLOAD_DATA.code()
+                ? "invalid payload" : "protocol error");
+    }
+
+    /** Right behind the decoder: a refused frame starts the closing handshake at once. */
+    private static final class Refusals extends ChannelInboundHandlerAdapter {
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof CorruptedWebSocketFrameException corrupted) {
+                Outbound.Close close = closeFor(corrupted);
+                ClosingHandshake.closeRefused(ctx.channel(), close.code(), close.reason()).subscribe();
+            }
+            ctx.fireExceptionCaught(cause);
+        }
+    }
 }

@@ -63,7 +63,8 @@ final class LoopBatch implements Runnable {
             scheduled = true;
             loop.execute(this);
         }
-        if (dirty.size() >= CHUNK && !behind()) {
+        // Checked once a chunk: the loop's queue is a cache line other threads write.
+        if (dirty.size() % CHUNK == 0 && !behind()) {
             flushDirty();
         }
     }
