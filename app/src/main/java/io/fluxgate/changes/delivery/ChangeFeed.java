@@ -195,11 +195,13 @@ public class ChangeFeed {
         private static final AtomicIntegerFieldUpdater<Intake> PENDING =
                 AtomicIntegerFieldUpdater.newUpdater(Intake.class, "pending");
 
-        private final Interest interest;
         private final AtomicReference<Position> last;
         private final Interest.Express express;
         final Held held = new Held();
-        /** Emitted by the hub's task alone (on the loop; with no executor, on the listener's one publishing thread), overflow included, hence unsafe. */
+        /**
+         * Emitted by the hub's task alone (on the loop; with no executor, on the listener's one
+         * publishing thread), overflow included, hence unsafe.
+         */
         final Sinks.Many<ChangeEvent> buffer = Sinks.unsafe().many().unicast()
                 .onBackpressureBuffer(new ConcurrentLinkedQueue<>());
         ChangeHub.Subscription live;
@@ -209,7 +211,6 @@ public class ChangeFeed {
         private volatile int pending;
 
         Intake(Interest interest, AtomicReference<Position> last) {
-            this.interest = interest;
             this.last = last;
             this.express = interest.express();
             interest.buffered(this);

@@ -114,16 +114,14 @@ public class ChangeWebSocketHandler implements WebSocketHandler {
                     }
                 })
                 .onErrorResume(failure -> {
-                    FrameDecoding.Refusal refused = FrameDecoding.refusal(failure);
+                    Outbound.Close refused = FrameDecoding.refused(failure);
                     if (refused == null) {
                         return Flux.error(failure);
                     }
                     // A frame too large or malformed: the session stops, and the client hears why through
                     // the closing handshake (already under way for a frame the decoder refused).
                     writer.stop();
-                    Outbound.Close close = refused.close();
-                    (refused.decoderBroken() ? ClosingHandshake.closeRefused(channel, close.code(), close.reason())
-                            : close(channel, close)).subscribe();
+                    close(channel, refused).subscribe();
                     return Flux.empty();
                 })
                 // A session that ends (4001, 4003, 1001) stops reading; reading is not cancelled with

@@ -29,10 +29,6 @@ final class FrameDecoding {
     private static final String REFUSALS = "fluxgate.refusals";
     private static final Outbound.Close TOO_LARGE = new Outbound.Close(1009, "frame too large");
 
-    /** Why a frame or message was refused; {@code decoderBroken}: the decoder can read nothing more. */
-    record Refusal(Outbound.Close close, boolean decoderBroken) {
-    }
-
     private FrameDecoding() {
     }
 
@@ -56,16 +52,20 @@ final class FrameDecoding {
         }
     }
 
-    /** The refusal {@code failure} stands for (in its causes), or null when it is something else. */
-    static Refusal refusal(Throwable failure) {
+    /**
+     * The close a refused frame or message calls for ({@code failure} or one of its causes), or null
+     * when it is something else. For a frame the decoder refused, its watch has started that close
+     * already, with the decoder taken out.
+     */
+    static Outbound.Close refused(Throwable failure) {
         for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
             if (cause instanceof CorruptedWebSocketFrameException corrupted) {
-                return new Refusal(closeFor(corrupted), true);
+                return closeFor(corrupted);
             }
             if (cause instanceof TooLongFrameException) {
                 // A message of fragments longer than the bound, refused by the aggregator behind a
                 // decoder that still reads: the client's close frame can still be told.
-                return new Refusal(TOO_LARGE, false);
+                return TOO_LARGE;
             }
         }
         return null;
